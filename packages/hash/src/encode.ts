@@ -1,0 +1,277 @@
+/**
+ * Canonical encoding of a key value: the exact bytes that are hashed into a key.
+ *
+ * Every value is written as a one-byte type tag followed by a fixed-size payload or a
+ * length-prefixed one, so no two distinct values share an encoding: `["ab","c"]` and
+ * `["a","bc"]` differ in their length prefixes, `1` and `"1"` in their tags. Object
+ * properties are sorted, so property order never changes a key. The full byte layout is
+ * specified in docs/FORMAT.md ("Key encoding"); another implementation can reproduce keys
+ * from that document alone, and the golden vectors in test/vectors.json pin it.
+ */
+
+import { UnsupportedValueError } from './errors.js'
+
+/** A value that can be part of a cache key. */
+export type KeyValue =
+  | string
+  | number
+  | boolean
+  | null
+  | bigint
+  | Uint8Array
+  | KeyValue[]
+  | { [property: string]: KeyValue | undefined }
+
+/**
+ * Version of the encoding. It is the third byte of every encoding, so keys made by one
+ * version can never equal keys made by another: changing the encoding changes every key
+ * instead of silently mixing two meanings in one store.
+ */
+export const ENCODING_VERSION = 1
+
+/** The bytes every encoding starts with: "CK" (Cairn Key) and the encoding version. */
+const HEADER = Uint8Array.of(0x43, 0x4b, ENCODING_VERSION)
+
+/** Type tags. Their values are part of the format: never renumber them. */
+export const Tag = {
+  null: 0x00,
+  false: 0x01,
+  true: 0x02,
+  number: 0x03,
+  bigint: 0x04,
+  string: 0x05,
+  bytes: 0x06,
+  array: 0x07,
+  object: 0x08,
+} as const
+
+/** Lengths and counts are unsigned 32-bit big-endian integers. */
+const MAX_LENGTH = 0xffff_ffff
+
+/**
+ * Returns the canonical bytes of `value`, with the encoding header.
+ *
+ * @throws {UnsupportedValueError} (`code: 'ERR_CAIRN_UNSUPPORTED_VALUE'`) for anything
+ *   that is not a {@link KeyValue}: functions, symbols, `undefined` outside an object
+ *   property, Map, Set, Date, class instances, typed arrays other than Uint8Array, and
+ *   cyclic structures. The message names the path of the bad value, e.g. `value.flags[2]`.
+ */
+export function encodeCanonical(value: KeyValue): Uint8Array {
+  const writer = new ByteWriter()
+  writer.bytes(HEADER)
+  encodeValue(writer, value, 'value', new Set())
+  return writer.finish()
+}
+
+function encodeValue(writer: ByteWriter, value: unknown, path: string, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+      writer.tag(Tag.string)
+      writer.lengthPrefixed(encodeWtf8(value), path)
+      return
+    case 'boolean':
+      writer.tag(value ? Tag.true : Tag.false)
+      return
+    case 'number':
+      writer.tag(Tag.number)
+      writer.float64(value)
+      return
+    case 'bigint':
+      writer.tag(Tag.bigint)
+      writer.byte(value < 0n ? 1 : 0)
+      writer.lengthPrefixed(magnitudeBytes(value < 0n ? -value : value), path)
+      return
+    case 'object':
+      if (value === null) {
+        writer.tag(Tag.null)
+        return
+      }
+      if (value instanceof Uint8Array) {
+        writer.tag(Tag.bytes)
+        writer.lengthPrefixed(value, path)
+        return
+      }
+      if (ancestors.has(value)) throw new UnsupportedValueError(path, 'a cyclic reference')
+      ancestors.add(value)
+      if (Array.isArray(value)) encodeArray(writer, value, path, ancestors)
+      else if (isPlainObject(value)) encodeObject(writer, value, path, ancestors)
+      else throw new UnsupportedValueError(path, describe(value))
+      ancestors.delete(value)
+      return
+    default:
+      throw new UnsupportedValueError(path, describe(value))
+  }
+}
+
+function encodeArray(writer: ByteWriter, array: unknown[], path: string, ancestors: Set<object>): void {
+  writer.tag(Tag.array)
+  writer.length(array.length, path)
+  for (let index = 0; index < array.length; index++) {
+    // A hole in a sparse array reads as undefined and is rejected like an explicit one.
+    encodeValue(writer, array[index], `${path}[${index}]`, ancestors)
+  }
+}
+
+function encodeObject(
+  writer: ByteWriter,
+  object: Record<string, unknown>,
+  path: string,
+  ancestors: Set<object>,
+): void {
+  // Sorting the UTF-8 (WTF-8) bytes of the names orders them by code point, which
+  // JavaScript's default sort (by UTF-16 code unit) does not for astral characters.
+  const properties = Object.keys(object)
+    .filter((name) => object[name] !== undefined)
+    .map((name) => ({ name, bytes: encodeWtf8(name) }))
+    .sort((a, b) => compareBytes(a.bytes, b.bytes))
+  writer.tag(Tag.object)
+  writer.length(properties.length, path)
+  for (const { name, bytes } of properties) {
+    writer.lengthPrefixed(bytes, path)
+    encodeValue(writer, object[name], propertyPath(path, name), ancestors)
+  }
+}
+
+function isPlainObject(value: object): value is Record<string, unknown> {
+  // Symbol-keyed properties would be silently ignored; reject them instead.
+  return hasPlainPrototype(value) && Object.getOwnPropertySymbols(value).length === 0
+}
+
+function hasPlainPrototype(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined (allowed only as an object property, which is then omitted)'
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'symbol') return 'a symbol'
+  if (typeof value === 'object' && value !== null) {
+    if (hasPlainPrototype(value)) {
+      return 'an object with symbol-keyed properties'
+    }
+    const name = value.constructor?.name
+    return name ? `an instance of ${name}` : 'an object with an unusual prototype'
+  }
+  return typeof value
+}
+
+function propertyPath(path: string, name: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`
+}
+
+/**
+ * UTF-8 bytes of a string, except that a lone surrogate is written as its own three-byte
+ * sequence (WTF-8) instead of being replaced by U+FFFD as TextEncoder does. Without this,
+ * every string with an unpaired surrogate would collide with the same string holding U+FFFD.
+ */
+export function encodeWtf8(text: string): Uint8Array {
+  if (isWellFormed(text)) return Buffer.from(text, 'utf8')
+  const out: number[] = []
+  for (let index = 0; index < text.length; index++) {
+    let point = text.charCodeAt(index)
+    if (point >= 0xd800 && point <= 0xdbff && index + 1 < text.length) {
+      const next = text.charCodeAt(index + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        point = 0x10000 + ((point - 0xd800) << 10) + (next - 0xdc00)
+        index++
+      }
+    }
+    pushCodePoint(out, point)
+  }
+  return Uint8Array.from(out)
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text)
+}
+
+function pushCodePoint(out: number[], point: number): void {
+  if (point < 0x80) out.push(point)
+  else if (point < 0x800) out.push(0xc0 | (point >> 6), 0x80 | (point & 0x3f))
+  else if (point < 0x10000)
+    out.push(0xe0 | (point >> 12), 0x80 | ((point >> 6) & 0x3f), 0x80 | (point & 0x3f))
+  else {
+    out.push(
+      0xf0 | (point >> 18),
+      0x80 | ((point >> 12) & 0x3f),
+      0x80 | ((point >> 6) & 0x3f),
+      0x80 | (point & 0x3f),
+    )
+  }
+}
+
+/** Big-endian bytes of a non-negative bigint, without leading zero bytes (0n is empty). */
+function magnitudeBytes(magnitude: bigint): Uint8Array {
+  if (magnitude === 0n) return new Uint8Array(0)
+  let hex = magnitude.toString(16)
+  if (hex.length % 2 === 1) hex = `0${hex}`
+  return Buffer.from(hex, 'hex')
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b)
+}
+
+/** A growable byte buffer; encodings are small, so doubling keeps copies rare. */
+class ByteWriter {
+  private buffer = new Uint8Array(256)
+  private view = new DataView(this.buffer.buffer)
+  private used = 0
+
+  tag(tag: number): void {
+    this.byte(tag)
+  }
+
+  byte(value: number): void {
+    this.reserve(1)
+    this.buffer[this.used++] = value
+  }
+
+  float64(value: number): void {
+    this.reserve(8)
+    // -0 and 0 are the same key; every NaN is written as the one canonical NaN below.
+    if (Number.isNaN(value)) {
+      this.view.setUint32(this.used, 0x7ff8_0000)
+      this.view.setUint32(this.used + 4, 0)
+    } else {
+      this.view.setFloat64(this.used, value === 0 ? 0 : value)
+    }
+    this.used += 8
+  }
+
+  length(length: number, path: string): void {
+    if (length > MAX_LENGTH) throw new UnsupportedValueError(path, `a value longer than ${MAX_LENGTH} units`)
+    this.reserve(4)
+    this.view.setUint32(this.used, length)
+    this.used += 4
+  }
+
+  lengthPrefixed(bytes: Uint8Array, path: string): void {
+    this.length(bytes.length, path)
+    this.bytes(bytes)
+  }
+
+  bytes(bytes: Uint8Array): void {
+    this.reserve(bytes.length)
+    this.buffer.set(bytes, this.used)
+    this.used += bytes.length
+  }
+
+  finish(): Uint8Array {
+    return this.buffer.subarray(0, this.used)
+  }
+
+  private reserve(extra: number): void {
+    const needed = this.used + extra
+    if (needed <= this.buffer.length) return
+    let size = this.buffer.length * 2
+    while (size < needed) size *= 2
+    const grown = new Uint8Array(size)
+    grown.set(this.buffer.subarray(0, this.used))
+    this.buffer = grown
+    this.view = new DataView(grown.buffer)
+  }
+}

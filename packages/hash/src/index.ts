@@ -1,0 +1,13 @@
+export { ENCODING_VERSION, encodeCanonical, encodeWtf8, type KeyValue } from './encode.js'
+export { UnsupportedValueError } from './errors.js'
+export {
+  ALGORITHMS,
+  type Algorithm,
+  createHasher,
+  DIGEST_LENGTH,
+  type DigestStream,
+  FILE_CHUNK_SIZE,
+  type Hasher,
+  hashFile,
+  hashKey,
+} from './hasher.js'
