@@ -1,0 +1,34 @@
+export type { StoreStats } from './context.js'
+export { CairnError, type CairnErrorCode } from './errors.js'
+export {
+  CACHEDIR_TAG_FILE,
+  CONTENT_DIR,
+  ENTRIES_DIR,
+  GC_LOCK_FILE,
+  GC_STAMP_FILE,
+  isValidKey,
+  Layout,
+  MARKER_FILE,
+  ROOT_NAMES,
+  SHARDS,
+  STORE_FORMAT_VERSION,
+  TMP_DIR,
+} from './layout.js'
+export type { PutResult } from './publish.js'
+export {
+  decodeRecord,
+  type EntryRecord,
+  INLINE_MAX_BYTES,
+  type JsonValue,
+  METADATA_MAX_BYTES,
+  RECORD_MAX_BYTES,
+} from './record.js'
+export {
+  type Entry,
+  type EntryInfo,
+  openStore,
+  type PutData,
+  type PutOptions,
+  Store,
+  type StoreOptions,
+} from './store.js'

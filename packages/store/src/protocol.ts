@@ -1,0 +1,21 @@
+/**
+ * The store's low-level protocol pieces, for @cairn/gc, the `cairn` CLI and the model checker:
+ * the filesystem steps, the drivers that run them, the marker and the read rules. Build tools
+ * should use `openStore` from the package root instead; these carry no stability promise
+ * beyond this workspace.
+ */
+
+export type { PublishMode, StoreContext, StoreStats } from './context.js'
+export { errnoOf, ioError } from './errors.js'
+export { runAsync, runSync, toFileStat } from './fs.js'
+export { type Marker, openOrCreate, readMarker } from './marker.js'
+export { NO_LINKS, putEntry, unlinkQuietly, writeTemp } from './publish.js'
+export {
+  COPY_MODE_GRACE_MS,
+  type MissReason,
+  openForReading,
+  type ReadOutcome,
+  readEntry,
+  removeCorrupt,
+} from './read.js'
+export * from './steps.js'

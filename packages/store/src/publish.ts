@@ -1,0 +1,247 @@
+/**
+ * Publishing: how bytes become an entry without a reader ever seeing them half-written.
+ *
+ * The invariant readers rely on: **a name under `entries/` or `content/` appears only when its
+ * file is complete, and never changes afterwards.** Bytes are written to a fresh file in `tmp/`,
+ * then `link(temp, final)` creates the final name in one atomic step. link fails with EEXIST if
+ * the name exists and, unlike rename, never opens, replaces or locks the destination, so a reader
+ * of that name is never blocked (Windows' rename holds the destination open without sharing,
+ * which made LLVM's ThinLTO cache readers fail with "permission denied") and never sees a
+ * partial file. Content is published before the record that names it. EEXIST means another
+ * writer got there first: for content, the same bytes are already stored; for an entry, the
+ * first writer wins.
+ *
+ * Where a filesystem cannot make hard links, the final name is created directly with an
+ * exclusive-create copy (as Go's build cache does): readers check sizes, so a partial file is a
+ * miss, and in that mode they leave young bad files alone (read.ts, COPY_MODE_GRACE_MS).
+ */
+
+import type { StoreContext } from './context.js'
+import { errnoOf, ioError } from './errors.js'
+import { closeQuietly, readEntry, removeCorrupt } from './read.js'
+import { encodeRecord, INLINE_MAX_BYTES } from './record.js'
+import {
+  close,
+  copyExclusive,
+  type FileStat,
+  fsync,
+  fsyncDir,
+  link,
+  lstat,
+  mkdir,
+  now,
+  open,
+  type Protocol,
+  unlink,
+  utimes,
+  write,
+} from './steps.js'
+
+/** What `put` resolves to. */
+export interface PutResult {
+  key: string
+  /** Digest of the data given to this put. */
+  digest: string
+  /** Size in bytes of the data given to this put. */
+  size: number
+  /** False when an entry for the key already existed: the first writer wins, and it stays. */
+  published: boolean
+}
+
+/** The bytes to publish: in memory, or already written to a temp file by a stream writer. */
+export type PutSource =
+  | { kind: 'buffer'; data: Uint8Array }
+  | { kind: 'temp'; tempPath: string; digest: string; size: number; inline: Buffer | undefined }
+
+/** What writing a temp file needs to know: openStore writes the marker before a store exists. */
+export type TempContext = Pick<StoreContext, 'layout' | 'durable'>
+
+/** link's errors that mean "this filesystem cannot make hard links here". */
+export const NO_LINKS: ReadonlySet<string> = new Set([
+  'EPERM',
+  'EXDEV',
+  'ENOTSUP',
+  'EOPNOTSUPP',
+  'ENOSYS',
+  'EMLINK',
+])
+
+/**
+ * Publishes `source` under `key` (already validated). Removes every temp file it made or was
+ * given, whatever happens. `metadataJson` is the caller's metadata, already validated.
+ */
+export function* putEntry(
+  ctx: StoreContext,
+  key: string,
+  source: PutSource,
+  metadataJson: string | undefined,
+): Protocol<PutResult> {
+  const givenTemp = source.kind === 'temp' ? source.tempPath : undefined
+  try {
+    const digest = source.kind === 'buffer' ? ctx.hasher.bytes(source.data) : source.digest
+    const size = source.kind === 'buffer' ? source.data.length : source.size
+    const result = { key, digest, size, published: false }
+
+    // An existing, whole entry means there is nothing to do: one failed open for a fresh key,
+    // and no bytes written for a repeated one. A corrupt one is removed by readEntry.
+    if ((yield* readEntry(ctx, key, 'info')).found) return result
+
+    let inline: Buffer | undefined
+    if (size <= INLINE_MAX_BYTES) {
+      inline = source.kind === 'buffer' ? Buffer.from(source.data) : source.inline
+    } else if (source.kind === 'buffer') {
+      yield* publishContent(ctx, yield* writeTemp(ctx, source.data), digest, size)
+    } else {
+      yield* publishContent(ctx, source.tempPath, digest, size)
+    }
+
+    const time = yield* now()
+    const record = encodeRecord({ digest, size, time, metadata: undefined, inline }, metadataJson)
+    result.published = yield* publishRecord(ctx, key, yield* writeTemp(ctx, record))
+    return result
+  } finally {
+    if (givenTemp) yield* unlinkQuietly(givenTemp)
+  }
+}
+
+/** Publishes a content file from `tempPath` (always removed), deduplicating on EEXIST. */
+function* publishContent(ctx: StoreContext, tempPath: string, digest: string, size: number): Protocol<void> {
+  const finalPath = ctx.layout.contentPath(digest)
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if ((yield* publishFile(ctx, tempPath, finalPath)) === 'published') return
+      // Same digest, so the same bytes, unless the stored file is damaged.
+      const existing = yield* lstatOrUndefined(finalPath)
+      if (existing === undefined) continue // a GC removed it just now: publish ours
+      if (existing.kind === 'file' && existing.size === size) {
+        // Refresh its mtime: a GC running now spares content younger than its grace period,
+        // and this entry is about to reference it.
+        yield* refreshMtime(finalPath)
+        return
+      }
+      ctx.stats.corrupt += 1
+      yield* removeCorrupt(ctx, finalPath, existing)
+    }
+  } finally {
+    yield* unlinkQuietly(tempPath)
+  }
+}
+
+/** Publishes an entry record from `tempPath` (always removed); false if the key was taken. */
+function* publishRecord(ctx: StoreContext, key: string, tempPath: string): Protocol<boolean> {
+  const finalPath = ctx.layout.entryPath(key)
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if ((yield* publishFile(ctx, tempPath, finalPath)) === 'published') return true
+      // Another writer published this key since our check. Its entry wins if it is whole; if it
+      // is corrupt, readEntry removed it and we publish once more.
+      if ((yield* readEntry(ctx, key, 'info')).found) return false
+    }
+    return false
+  } finally {
+    yield* unlinkQuietly(tempPath)
+  }
+}
+
+/**
+ * Makes `finalPath` name the complete file at `tempPath`: link, or in copy mode (or when link
+ * turns out unsupported here) an exclusive-create copy. Creates a missing shard directory.
+ */
+function* publishFile(
+  ctx: StoreContext,
+  tempPath: string,
+  finalPath: string,
+): Protocol<'published' | 'exists'> {
+  let useLinks = ctx.publishMode === 'link'
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (useLinks) yield* link(tempPath, finalPath)
+      else yield* copyExclusive(tempPath, finalPath)
+      if (ctx.durable) yield* fsyncDir(parentOf(finalPath))
+      return 'published'
+    } catch (error) {
+      const code = errnoOf(error)
+      if (code === 'EEXIST') return 'exists'
+      if (code === 'ENOENT' && attempt === 0) {
+        // The shard directory was removed (by hand, or a store restored without it).
+        yield* mkdir(parentOf(finalPath))
+        continue
+      }
+      if (useLinks && code !== undefined && NO_LINKS.has(code) && attempt < 2) {
+        useLinks = false
+        continue
+      }
+      throw ioError(error, 'publishing', finalPath)
+    }
+  }
+}
+
+/**
+ * Writes `data` to a new temp file (mode 0444: published files are never edited in place) and
+ * returns its path. On failure nothing is left behind and a CairnError says why.
+ */
+export function* writeTemp(ctx: TempContext, data: Uint8Array): Protocol<string> {
+  const { path, fd } = yield* createTemp(ctx)
+  try {
+    yield* write(fd, data)
+    if (ctx.durable) yield* fsync(fd)
+  } catch (error) {
+    yield* closeQuietly(fd)
+    yield* unlinkQuietly(path)
+    throw ioError(error, 'writing', path)
+  }
+  try {
+    yield* close(fd)
+  } catch (error) {
+    yield* unlinkQuietly(path)
+    throw ioError(error, 'writing', path)
+  }
+  return path
+}
+
+/** Creates a new temp file exclusively, creating `tmp/` if it is missing. */
+export function* createTemp(ctx: TempContext): Protocol<{ path: string; fd: number }> {
+  for (let attempt = 0; ; attempt++) {
+    const path = ctx.layout.tempPath()
+    try {
+      return { path, fd: yield* open(path, 'create') }
+    } catch (error) {
+      const code = errnoOf(error)
+      if (code === 'ENOENT' && attempt === 0) {
+        yield* mkdir(ctx.layout.tmp)
+        continue
+      }
+      // A leftover of a crashed process with the same pid and random part: take the next name.
+      if (code === 'EEXIST' && attempt < 3) continue
+      throw ioError(error, 'creating a temp file in', ctx.layout.tmp)
+    }
+  }
+}
+
+function* refreshMtime(path: string): Protocol<void> {
+  try {
+    yield* utimes(path, yield* now())
+  } catch {
+    // Another user's file in a shared store: the GC grace period still protects fresh content.
+  }
+}
+
+function* lstatOrUndefined(path: string): Protocol<FileStat | undefined> {
+  try {
+    return yield* lstat(path)
+  } catch {
+    return undefined
+  }
+}
+
+export function* unlinkQuietly(path: string): Protocol<void> {
+  try {
+    yield* unlink(path)
+  } catch {
+    // Already gone, or not ours to remove: the GC sweeps tmp/ either way.
+  }
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')))
+}

@@ -1,0 +1,267 @@
+/**
+ * Reading an entry. The promise readers rely on: the result is either the complete, correct
+ * entry or a miss. Every way an entry can be absent or bad (no record, a torn or foreign record,
+ * a symlink, a FIFO, missing or truncated content, a digest mismatch, a file held by another
+ * process on Windows) ends in {@link missing}, which counts it, cleans it when it is really
+ * corrupt, and returns the miss. Only failures that are the caller's to fix (permissions,
+ * descriptor exhaustion) are thrown, as CairnError.
+ */
+
+import type { StoreContext } from './context.js'
+import { errnoOf, ioError } from './errors.js'
+import { decodeRecord, type EntryRecord, RECORD_MAX_BYTES } from './record.js'
+import {
+  close,
+  type FileStat,
+  fstat,
+  lstat,
+  now,
+  open,
+  type Protocol,
+  read,
+  sleep,
+  unlink,
+  utimes,
+} from './steps.js'
+
+/**
+ * How much of an entry to read: `data` reads the content; `open` leaves the content file open
+ * for streaming (the caller closes `fd`); `info` only checks that the content exists with the
+ * right size. `data` and `open` are uses of the entry and refresh its last-use time.
+ */
+export type ReadDepth = 'data' | 'open' | 'info'
+
+export type MissReason =
+  /** No entry under this key. Not corruption. */
+  | 'absent'
+  /** The file is held by another process (Windows only), still after retries. Not corruption. */
+  | 'busy'
+  | 'not-a-file'
+  | 'bad-record'
+  | 'other-version'
+  | 'content-missing'
+  | 'content-size'
+  | 'content-digest'
+
+export type ReadOutcome =
+  | {
+      found: true
+      record: EntryRecord
+      /** The content: always for inline entries, else only with depth `data`. */
+      data: Buffer | undefined
+      /** Where the content lives, unless it is inline. */
+      contentPath: string | undefined
+      /** With depth `open` and content not inline: the open content file, for the caller to close. */
+      fd: number | undefined
+    }
+  | { found: false; reason: MissReason }
+
+/**
+ * In copy mode (no hard links) a file at its final name may still be being written, so a reader
+ * leaves alone a bad file younger than this; a later reader or the GC removes it.
+ */
+export const COPY_MODE_GRACE_MS = 10_000
+
+/** Retries, and the waits between them, for a file held open by another process on Windows. */
+const WINDOWS_BUSY_WAITS_MS = [2, 10, 50]
+
+/** A file that has been opened and read whole, with what fstat said about it. */
+interface ReadFile {
+  bytes: Buffer
+  stat: FileStat
+}
+
+/** A file the reader looked at and may clean up if it proves corrupt. */
+interface Suspect {
+  path: string
+  stat: FileStat | undefined
+}
+
+/**
+ * Reads the entry for `key` (already validated). With depth `info` the content is not read, only
+ * checked to exist with the right size. A hit refreshes the entry's last-use time (its mtime)
+ * when it is older than the store's touch interval.
+ */
+export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Protocol<ReadOutcome> {
+  const entryPath = ctx.layout.entryPath(key)
+  const entry = yield* readWholeFile(ctx, entryPath, (size) => size <= RECORD_MAX_BYTES, 'bad-record')
+  if (typeof entry === 'string') return yield* missing(ctx, entry, [{ path: entryPath, stat: undefined }])
+  const suspects: Suspect[] = [{ path: entryPath, stat: entry.stat }]
+
+  const record = decodeRecord(entry.bytes, ctx.digestLength)
+  if (typeof record === 'string') return yield* missing(ctx, record, suspects)
+
+  let data: Buffer | undefined
+  let contentPath: string | undefined
+  let fd: number | undefined
+  if (record.inline) {
+    data = record.inline
+  } else {
+    contentPath = ctx.layout.contentPath(record.digest)
+    if (depth === 'open') {
+      const opened = yield* openContent(ctx, contentPath, record.size)
+      if (typeof opened === 'string') {
+        if (opened !== 'absent' && opened !== 'busy') suspects.push({ path: contentPath, stat: undefined })
+        return yield* missing(ctx, opened === 'absent' ? 'content-missing' : opened, suspects)
+      }
+      fd = opened
+    } else if (depth === 'data') {
+      const content = yield* readWholeFile(ctx, contentPath, (size) => size === record.size, 'content-size')
+      if (typeof content === 'string') {
+        // The content file itself is only suspect when it exists but is wrong.
+        const contentBad = content !== 'absent' && content !== 'busy'
+        if (contentBad) suspects.push({ path: contentPath, stat: undefined })
+        return yield* missing(ctx, content === 'absent' ? 'content-missing' : content, suspects)
+      }
+      data = content.bytes
+      suspects.push({ path: contentPath, stat: content.stat })
+    } else {
+      const problem = yield* checkContent(ctx, contentPath, record.size)
+      if (problem) {
+        if (problem === 'content-size') suspects.push({ path: contentPath, stat: undefined })
+        return yield* missing(ctx, problem, suspects)
+      }
+    }
+  }
+  if (data && ctx.verify === 'hash' && ctx.hasher.bytes(data) !== record.digest) {
+    return yield* missing(ctx, 'content-digest', suspects)
+  }
+  if (depth !== 'info') yield* touch(ctx, entryPath, entry.stat.mtimeMs)
+  return { found: true, record, data, contentPath, fd }
+}
+
+/** Opens a content file and checks it is a regular file of the expected size. */
+function* openContent(ctx: StoreContext, path: string, size: number): Protocol<number | MissReason> {
+  const fd = yield* openForReading(ctx, path)
+  if (typeof fd === 'string') return fd
+  let keepOpen = false
+  try {
+    const stat = yield* fstat(fd)
+    if (stat.kind !== 'file') return 'not-a-file'
+    if (stat.size !== size) return 'content-size'
+    keepOpen = true
+    return fd
+  } finally {
+    if (!keepOpen) yield* closeQuietly(fd)
+  }
+}
+
+/**
+ * Opens and reads a whole regular file, never following a symlink or blocking on a FIFO. A file
+ * whose size `acceptSize` rejects (or that shrinks while read) is the miss `sizeProblem`, and is
+ * not read. Returns a miss reason instead of throwing for anything not the caller's to fix.
+ */
+function* readWholeFile(
+  ctx: StoreContext,
+  path: string,
+  acceptSize: (size: number) => boolean,
+  sizeProblem: MissReason,
+): Protocol<ReadFile | MissReason> {
+  const fd = yield* openForReading(ctx, path)
+  if (typeof fd === 'string') return fd
+  try {
+    const stat = yield* fstat(fd)
+    if (stat.kind !== 'file') return 'not-a-file'
+    if (!acceptSize(stat.size)) return sizeProblem
+    const bytes = yield* read(fd, stat.size)
+    if (bytes.length !== stat.size) return sizeProblem
+    return { bytes, stat }
+  } finally {
+    yield* closeQuietly(fd)
+  }
+}
+
+/**
+ * Opens a store file for reading, turning the errors a concurrent writer, GC or hostile store
+ * can cause into miss reasons. Throws CairnError for the rest (EACCES on POSIX, EMFILE, ...).
+ */
+export function* openForReading(
+  ctx: Pick<StoreContext, 'platform'>,
+  path: string,
+): Protocol<number | MissReason> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return yield* open(path, 'read')
+    } catch (error) {
+      const code = errnoOf(error)
+      // ENOTDIR: a shard directory replaced by a file. ELOOP/EMLINK: a symlink, refused by
+      // O_NOFOLLOW (EMLINK is what FreeBSD says).
+      if (code === 'ENOENT' || code === 'ENOTDIR') return 'absent'
+      if (code === 'ELOOP' || code === 'EMLINK') return 'not-a-file'
+      if (ctx.platform === 'win32' && (code === 'EPERM' || code === 'EACCES' || code === 'EBUSY')) {
+        // Windows says this while a file is being deleted, replaced, or scanned by an antivirus.
+        const wait = WINDOWS_BUSY_WAITS_MS[attempt]
+        if (wait === undefined) return 'busy'
+        yield* sleep(wait)
+        continue
+      }
+      throw ioError(error, 'opening', path)
+    }
+  }
+}
+
+function* checkContent(ctx: StoreContext, path: string, size: number): Protocol<MissReason | undefined> {
+  let stat: FileStat
+  try {
+    stat = yield* lstat(path)
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'content-missing'
+    if (ctx.platform === 'win32' && (code === 'EPERM' || code === 'EACCES' || code === 'EBUSY')) return 'busy'
+    throw ioError(error, 'checking', path)
+  }
+  if (stat.kind !== 'file') return 'not-a-file'
+  return stat.size === size ? undefined : 'content-size'
+}
+
+/**
+ * The one way to a miss. Absent and busy entries are plain misses; anything else is corruption:
+ * counted, and the suspect files are removed (best effort) so the next put can publish afresh.
+ */
+function* missing(ctx: StoreContext, reason: MissReason, suspects: Suspect[]): Protocol<ReadOutcome> {
+  if (reason !== 'absent' && reason !== 'busy') {
+    ctx.stats.corrupt += 1
+    for (const suspect of suspects) yield* removeCorrupt(ctx, suspect.path, suspect.stat)
+  }
+  return { found: false, reason }
+}
+
+/**
+ * Removes a corrupt file, unless the name now points at another file than the one judged (a
+ * writer may have re-published it since) or, in copy mode, the file is young enough to still be
+ * being written. Directories are never removed here: the GC reports them.
+ */
+export function* removeCorrupt(
+  ctx: StoreContext,
+  path: string,
+  judged: FileStat | undefined,
+): Protocol<void> {
+  try {
+    const current = yield* lstat(path)
+    if (judged && current.ino !== judged.ino) return
+    if (current.kind === 'directory') return
+    if (ctx.publishMode === 'copy' && (yield* now()) - current.mtimeMs < COPY_MODE_GRACE_MS) return
+    yield* unlink(path)
+  } catch {
+    // Best effort: someone else removed or replaced it, or we may not; it stays a miss.
+  }
+}
+
+/** Refreshes an entry's last-use time, at most once per touch interval (0: on every hit). */
+function* touch(ctx: StoreContext, entryPath: string, mtimeMs: number): Protocol<void> {
+  const time = yield* now()
+  if (ctx.touchInterval > 0 && time - mtimeMs < ctx.touchInterval) return
+  try {
+    yield* utimes(entryPath, time)
+  } catch {
+    // A read-only store, another user's file, or the entry just removed: the hit stands.
+  }
+}
+
+export function* closeQuietly(fd: number): Protocol<void> {
+  try {
+    yield* close(fd)
+  } catch {
+    // Nothing useful to do: the descriptor is gone either way.
+  }
+}

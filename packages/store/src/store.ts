@@ -1,0 +1,507 @@
+import { randomBytes } from 'node:crypto'
+import { dirname, resolve } from 'node:path'
+import { type Readable, Readable as ReadableStream, Transform } from 'node:stream'
+import { ALGORITHMS, type Algorithm, createHasher, DIGEST_LENGTH } from '@cairn/hash'
+import type { StoreContext, StoreStats } from './context.js'
+import { CairnError, errnoOf, ioError } from './errors.js'
+import { createReadStream, runAsync, runSync } from './fs.js'
+import { assertValidKey, isValidKey, Layout, SHARDS } from './layout.js'
+import { openOrCreate } from './marker.js'
+import { encodeMetadata } from './metadata.js'
+import { NO_LINKS, type PutResult, putEntry, unlinkQuietly } from './publish.js'
+import { closeQuietly, type ReadDepth, type ReadOutcome, readEntry } from './read.js'
+import type { JsonValue } from './record.js'
+import { chmod, close, copy, link, open, type Protocol, readdir, rename, unlink, write } from './steps.js'
+import { writeStreamToTemp } from './stream.js'
+
+/** Options of {@link openStore}. */
+export interface StoreOptions {
+  /**
+   * How much a read checks. `size` (default): the content's size matches its record, which
+   * catches torn and truncated files at no cost. `hash`: also re-hashes the content on every
+   * read, which catches bit rot and tampering at the cost of hashing (GB/s with xxh128).
+   */
+  verify?: 'size' | 'hash'
+  /**
+   * A hit refreshes the entry's last-use time (its mtime, which the GC orders by) at most once
+   * per this many ms, so hits do not turn into writes. Default 3,600,000 (1 hour, as Go's build
+   * cache). 0 refreshes on every hit.
+   */
+  touchInterval?: number
+  /**
+   * fsync each file and its directory before publishing. Default false: a cache may lose recent
+   * entries on power loss, and Cairn detects what was lost (a torn file is a miss).
+   */
+  durable?: boolean
+  /**
+   * Digest algorithm for content; recorded in the store when it is created. Default: the store's
+   * own, or `xxh128` for a new store. A store created with another algorithm is an error
+   * (ERR_CAIRN_ALGORITHM_MISMATCH). Use `sha256` for stores shared with writers you do not trust.
+   */
+  algorithm?: Algorithm
+  /** The clock, in ms since the epoch. For tests; default Date.now. */
+  now?: () => number
+}
+
+/** What `put` and `putSync` accept besides the data. */
+export interface PutOptions {
+  /** Caller's data stored with the entry: plain JSON, at most 64 KiB as JSON. */
+  metadata?: JsonValue
+  /** Aborts a put (its stream is read no further); it rejects with the signal's reason. */
+  signal?: AbortSignal
+}
+
+/** What is known about an entry without reading its content. */
+export interface EntryInfo {
+  key: string
+  /** Content size in bytes. */
+  size: number
+  /** Content digest (the store's algorithm). */
+  digest: string
+  metadata: JsonValue | undefined
+  /** When the entry was created. */
+  time: Date
+}
+
+/** An entry with its content. */
+export interface Entry extends EntryInfo {
+  data: Buffer
+}
+
+export type PutData = Uint8Array | string | NodeJS.ReadableStream | AsyncIterable<Uint8Array>
+
+const DEFAULT_TOUCH_INTERVAL_MS = 3_600_000
+
+/**
+ * Opens (or creates) the store in `dir`. A missing or empty directory becomes a new store; a
+ * non-empty directory that is not a store is refused, so a mistyped path never writes into your
+ * files.
+ *
+ * Concurrency: any number of processes and threads on one machine may use one store at once,
+ * with no lock: entries are immutable and published atomically (see docs/DESIGN.md). Network
+ * filesystems that implement link and exclusive create faithfully (NFSv3+, SMB with hard links)
+ * work too; ones that do not fall back to copy mode, which is still safe but may waste a write.
+ *
+ * @throws {CairnError} ERR_CAIRN_NOT_A_STORE, ERR_CAIRN_FORMAT, ERR_CAIRN_ALGORITHM_MISMATCH,
+ *   ERR_CAIRN_INVALID_OPTION, or ERR_CAIRN_IO (with the system error as `cause`).
+ */
+export async function openStore(dir: string, options: StoreOptions = {}): Promise<Store> {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new CairnError(
+      'ERR_CAIRN_INVALID_OPTION',
+      `openStore needs a directory path, got ${describe(dir)}.`,
+    )
+  }
+  const checked = checkOptions(options)
+  const layout = new Layout(dir)
+  const marker = await runAsync(openOrCreate(layout, options.algorithm, checked.durable))
+  const hasher = await createHasher({ algorithm: marker.algorithm })
+  const ctx: StoreContext = {
+    layout,
+    hasher,
+    digestLength: DIGEST_LENGTH[marker.algorithm],
+    verify: checked.verify,
+    touchInterval: checked.touchInterval,
+    durable: checked.durable,
+    publishMode: marker.publish,
+    platform: process.platform,
+    stats: { hits: 0, misses: 0, puts: 0, published: 0, corrupt: 0 },
+  }
+  return new Store(ctx, options.now ?? Date.now)
+}
+
+/**
+ * A cache store. Every method is safe to call concurrently, from this process and others.
+ * Reads return a complete, correct entry or `undefined` (a miss), never a partial one, and
+ * never fail because of what another process is doing.
+ *
+ * Sync or async: the `*Sync` methods share the async ones' protocol code and semantics exactly.
+ * Use them from synchronous hooks (Jest transformers, Babel, TypeScript's compiler host) and for
+ * small entries one at a time, where Node's synchronous fs calls are several times faster; use
+ * the async ones to overlap many operations or large entries with other work.
+ */
+export class Store {
+  /** The store directory, as an absolute path. */
+  readonly dir: string
+  readonly #ctx: StoreContext
+  readonly #clock: () => number
+
+  /** @internal Use {@link openStore}. */
+  constructor(ctx: StoreContext, clock: () => number) {
+    this.#ctx = ctx
+    this.#clock = clock
+    this.dir = ctx.layout.dir
+  }
+
+  /** The digest algorithm of this store. */
+  get algorithm(): Algorithm {
+    return this.#ctx.hasher.algorithm
+  }
+
+  /**
+   * Stores `data` under `key`, unless an entry for `key` exists: then the first writer wins and
+   * the result says `published: false`. Streams and async iterables are hashed while they are
+   * written to a temp file, in bounded memory. A stream that errors makes put reject with that
+   * error; nothing is published and no temp file remains.
+   *
+   * @throws {CairnError} ERR_CAIRN_INVALID_KEY, ERR_CAIRN_INVALID_DATA, ERR_CAIRN_INVALID_METADATA,
+   *   or ERR_CAIRN_IO (disk full, permissions; the system error is the `cause`).
+   */
+  async put(key: string, data: PutData, options: PutOptions = {}): Promise<PutResult> {
+    assertValidKey(key)
+    const metadataJson = encodeMetadata(options.metadata)
+    options.signal?.throwIfAborted()
+    let result: PutResult
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      result = await this.#run(
+        putEntry(this.#ctx, key, { kind: 'buffer', data: toBytes(data) }, metadataJson),
+      )
+    } else if (isAsyncIterable(data)) {
+      const source = await writeStreamToTemp(this.#ctx, data, options.signal, this.#runner)
+      result = await this.#run(putEntry(this.#ctx, key, source, metadataJson))
+    } else {
+      throw invalidData(data)
+    }
+    return this.#countPut(result)
+  }
+
+  /** {@link put} for data in memory, synchronously. */
+  putSync(key: string, data: Uint8Array | string, options: Omit<PutOptions, 'signal'> = {}): PutResult {
+    assertValidKey(key)
+    const metadataJson = encodeMetadata(options.metadata)
+    if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw invalidData(data)
+    return this.#countPut(
+      runSync(putEntry(this.#ctx, key, { kind: 'buffer', data: toBytes(data) }, metadataJson), this.#clock),
+    )
+  }
+
+  /** Stores a file's contents under `key`, streamed: {@link put} semantics. */
+  async putFile(key: string, path: string, options: PutOptions = {}): Promise<PutResult> {
+    assertValidKey(key)
+    if (typeof path !== 'string' || path === '') {
+      throw new CairnError('ERR_CAIRN_INVALID_DATA', `putFile needs a file path, got ${describe(path)}.`, {
+        key,
+      })
+    }
+    return this.put(key, createReadStream(path), options)
+  }
+
+  /** The entry with its content, or undefined on a miss. A hit refreshes its last-use time. */
+  async get(key: string): Promise<Entry | undefined> {
+    assertValidKey(key)
+    return this.#toEntry(key, await this.#read(key, 'data'))
+  }
+
+  /** {@link get}, synchronously. */
+  getSync(key: string): Entry | undefined {
+    assertValidKey(key)
+    return this.#toEntry(key, this.#readSync(key, 'data'))
+  }
+
+  /**
+   * What is known about an entry without reading its content (which is checked to exist with
+   * the right size), or undefined. Does not count as a use of the entry.
+   */
+  async info(key: string): Promise<EntryInfo | undefined> {
+    assertValidKey(key)
+    return toInfo(key, await this.#run(readEntry(this.#ctx, key, 'info')))
+  }
+
+  /** {@link info}, synchronously. */
+  infoSync(key: string): EntryInfo | undefined {
+    assertValidKey(key)
+    return toInfo(key, runSync(readEntry(this.#ctx, key, 'info'), this.#clock))
+  }
+
+  /** Whether `get` would hit (as far as can be known without reading the content). */
+  async has(key: string): Promise<boolean> {
+    return (await this.info(key)) !== undefined
+  }
+
+  /** {@link has}, synchronously. */
+  hasSync(key: string): boolean {
+    return this.infoSync(key) !== undefined
+  }
+
+  /**
+   * The entry's content as a stream, or undefined on a miss. The content file is opened before
+   * this resolves, so a GC removing it later does not cut the stream short (on POSIX). With
+   * `verify: 'hash'`, a digest mismatch is only known at the end: the stream then fails with
+   * ERR_CAIRN_CORRUPT instead of ending.
+   */
+  async getStream(key: string): Promise<{ info: EntryInfo; stream: Readable } | undefined> {
+    assertValidKey(key)
+    const outcome = await this.#read(key, 'open')
+    if (!outcome.found) return undefined
+    const info = infoOf(key, outcome)
+    if (outcome.fd === undefined)
+      return { info, stream: ReadableStream.from([outcome.data ?? Buffer.alloc(0)]) }
+    const raw = createReadStream('', { fd: outcome.fd, autoClose: true, start: 0 })
+    return { info, stream: this.#ctx.verify === 'hash' ? raw.pipe(this.#verifier(key, info.digest)) : raw }
+  }
+
+  /**
+   * Writes the entry's content to `dest` (replacing it atomically), or returns false on a miss.
+   * `copy` (default) clones copy-on-write where the filesystem can and gives a writable file
+   * (0644). `link` hard-links the store's content file: zero-copy, but the file is shared with
+   * the store, so it is read-only (0444) and must not be made writable and edited in place;
+   * small (inline) entries and other filesystems fall back to a copy.
+   */
+  async materialize(key: string, dest: string, options: { mode?: 'copy' | 'link' } = {}): Promise<boolean> {
+    assertValidKey(key)
+    const mode = options.mode ?? 'copy'
+    if (mode !== 'copy' && mode !== 'link') {
+      throw new CairnError(
+        'ERR_CAIRN_INVALID_OPTION',
+        `materialize mode must be 'copy' or 'link', got ${describe(mode)}.`,
+      )
+    }
+    const outcome = await this.#read(key, this.#ctx.verify === 'hash' ? 'data' : 'info')
+    if (!outcome.found) return false
+    const target = resolve(dest)
+    const temp = `${target}.cairn-${randomBytes(6).toString('hex')}`
+    try {
+      const written = await this.#run(writeOutput(outcome, temp, mode))
+      if (!written) {
+        this.#ctx.stats.hits -= 1
+        this.#ctx.stats.misses += 1
+        return false
+      }
+      await this.#run(rename(temp, target))
+      return true
+    } catch (error) {
+      await this.#run(unlinkQuietly(temp))
+      throw ioError(error, 'writing', errnoOf(error) === 'ENOENT' ? dirname(target) : target)
+    }
+  }
+
+  /**
+   * Removes the entry for `key`; true if there was one. Its content stays until the GC finds
+   * it unreferenced, since other entries may share it. A reader that already opened the entry
+   * finishes its read.
+   */
+  async delete(key: string): Promise<boolean> {
+    assertValidKey(key)
+    return this.#run(deleteEntry(this.#ctx, key))
+  }
+
+  /** {@link delete}, synchronously. */
+  deleteSync(key: string): boolean {
+    assertValidKey(key)
+    return runSync(deleteEntry(this.#ctx, key), this.#clock)
+  }
+
+  /**
+   * Every whole entry, shard by shard (in key order within a shard). Entries published or
+   * removed during the walk may or may not appear. Does not count as a use of any entry.
+   */
+  async *entries(): AsyncIterable<EntryInfo> {
+    for (const shard of SHARDS) {
+      const names = await this.#run(listShard(this.#ctx, shard))
+      for (const key of names) {
+        const info = toInfo(key, await this.#run(readEntry(this.#ctx, key, 'info')))
+        if (info) yield info
+      }
+    }
+  }
+
+  /** Counters for this process since the store was opened. */
+  stats(): StoreStats {
+    return { ...this.#ctx.stats }
+  }
+
+  readonly #runner = <T>(protocol: Protocol<T>): Promise<T> => runAsync(protocol, this.#clock)
+
+  #run<T>(protocol: Protocol<T>): Promise<T> {
+    return runAsync(protocol, this.#clock)
+  }
+
+  async #read(key: string, depth: ReadDepth): Promise<ReadOutcome> {
+    return this.#countRead(await this.#run(readEntry(this.#ctx, key, depth)))
+  }
+
+  #readSync(key: string, depth: ReadDepth): ReadOutcome {
+    return this.#countRead(runSync(readEntry(this.#ctx, key, depth), this.#clock))
+  }
+
+  #countRead(outcome: ReadOutcome): ReadOutcome {
+    if (outcome.found) this.#ctx.stats.hits += 1
+    else this.#ctx.stats.misses += 1
+    return outcome
+  }
+
+  #countPut(result: PutResult): PutResult {
+    this.#ctx.stats.puts += 1
+    if (result.published) this.#ctx.stats.published += 1
+    return result
+  }
+
+  #toEntry(key: string, outcome: ReadOutcome): Entry | undefined {
+    if (!outcome.found || outcome.data === undefined) return undefined
+    return { ...infoOf(key, outcome), data: outcome.data }
+  }
+
+  /** A pass-through stream that fails at the end if the content does not match `digest`. */
+  #verifier(key: string, digest: string): Transform {
+    const hash = this.#ctx.hasher.stream()
+    const stats = this.#ctx.stats
+    return new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk)
+        callback(null, chunk)
+      },
+      flush(callback) {
+        if (hash.digest() === digest) return callback()
+        stats.corrupt += 1
+        callback(
+          new CairnError(
+            'ERR_CAIRN_CORRUPT',
+            `The content of entry ${key} does not match its digest ${digest}: the store file is damaged. Treat this as a miss; \`cairn verify --fix\` removes it.`,
+            { key },
+          ),
+        )
+      },
+    })
+  }
+}
+
+/** Writes an output file for materialize; false if the content vanished (a miss after all). */
+function* writeOutput(
+  outcome: ReadOutcome & { found: true },
+  temp: string,
+  mode: 'copy' | 'link',
+): Protocol<boolean> {
+  if (outcome.data !== undefined) {
+    const fd = yield* open(temp, 'create', 0o644)
+    try {
+      yield* write(fd, outcome.data)
+    } finally {
+      yield* closeQuietly(fd)
+    }
+    return true
+  }
+  const contentPath = outcome.contentPath as string
+  try {
+    if (mode === 'link') {
+      try {
+        yield* link(contentPath, temp)
+        return true
+      } catch (error) {
+        const code = errnoOf(error)
+        if (code === undefined || !NO_LINKS.has(code)) throw error
+      }
+    }
+    yield* copy(contentPath, temp)
+    yield* chmod(temp, 0o644)
+    return true
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' && (yield* contentGone(contentPath))) return false
+    throw error
+  }
+}
+
+function* contentGone(contentPath: string): Protocol<boolean> {
+  try {
+    yield* close(yield* open(contentPath, 'read'))
+    return false
+  } catch {
+    return true
+  }
+}
+
+function* deleteEntry(ctx: StoreContext, key: string): Protocol<boolean> {
+  const path = ctx.layout.entryPath(key)
+  try {
+    yield* unlink(path)
+    return true
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false
+    throw ioError(error, 'deleting', path)
+  }
+}
+
+/** The valid keys in one entries shard, sorted; none if the shard is missing. */
+function* listShard(ctx: StoreContext, shard: string): Protocol<string[]> {
+  const path = ctx.layout.entryShard(shard)
+  try {
+    const names = yield* readdir(path)
+    return names.filter((name) => isValidKey(name) && name.startsWith(shard)).sort()
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return []
+    throw ioError(error, 'listing', path)
+  }
+}
+
+function infoOf(key: string, outcome: ReadOutcome & { found: true }): EntryInfo {
+  const { digest, size, metadata, time } = outcome.record
+  return { key, size, digest, metadata, time: new Date(time) }
+}
+
+function toInfo(key: string, outcome: ReadOutcome): EntryInfo | undefined {
+  return outcome.found ? infoOf(key, outcome) : undefined
+}
+
+function toBytes(data: Uint8Array | string): Uint8Array {
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+  )
+}
+
+function invalidData(data: unknown): CairnError {
+  return new CairnError(
+    'ERR_CAIRN_INVALID_DATA',
+    `Cannot store ${describe(data)}: put takes a Uint8Array (or Buffer), a string, a readable stream or an async iterable of Uint8Arrays.`,
+  )
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`
+  if (typeof value === 'string') return JSON.stringify(value)
+  return typeof value
+}
+
+interface CheckedOptions {
+  verify: 'size' | 'hash'
+  touchInterval: number
+  durable: boolean
+}
+
+function checkOptions(options: StoreOptions): CheckedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new CairnError(
+      'ERR_CAIRN_INVALID_OPTION',
+      `openStore options must be an object, got ${describe(options)}.`,
+    )
+  }
+  const {
+    verify = 'size',
+    touchInterval = DEFAULT_TOUCH_INTERVAL_MS,
+    durable = false,
+    algorithm,
+    now,
+  } = options
+  const bad = (name: string, value: unknown, expected: string) =>
+    new CairnError(
+      'ERR_CAIRN_INVALID_OPTION',
+      `openStore option ${name} is ${describe(value)}; expected ${expected}.`,
+    )
+  if (verify !== 'size' && verify !== 'hash') throw bad('verify', verify, "'size' or 'hash'")
+  if (typeof touchInterval !== 'number' || !(touchInterval >= 0) || !Number.isFinite(touchInterval)) {
+    throw bad('touchInterval', touchInterval, 'a number of milliseconds, 0 or more')
+  }
+  if (typeof durable !== 'boolean') throw bad('durable', durable, 'true or false')
+  if (algorithm !== undefined && !ALGORITHMS.includes(algorithm))
+    throw bad('algorithm', algorithm, "'xxh128' or 'sha256'")
+  if (now !== undefined && typeof now !== 'function')
+    throw bad('now', now, 'a function returning ms since the epoch')
+  return { verify, touchInterval, durable }
+}
