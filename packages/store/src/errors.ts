@@ -20,6 +20,8 @@ export type CairnErrorCode =
   | 'ERR_CAIRN_ALGORITHM_MISMATCH'
   /** A filesystem operation failed for a reason other than a race (disk full, permissions, ...). */
   | 'ERR_CAIRN_IO'
+  /** A GC policy (object or policy string) with an unknown key or a bad value. */
+  | 'ERR_CAIRN_INVALID_POLICY'
   /** Content read with `verify: 'hash'` does not match its digest (streams only; `get` misses). */
   | 'ERR_CAIRN_CORRUPT'
 

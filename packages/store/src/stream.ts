@@ -48,8 +48,9 @@ export async function writeStreamToTemp(
   } catch (error) {
     await run(closeQuietly(fd))
     await run(unlinkQuietly(path))
-    // Let the source release what it holds (a file stream closes its descriptor).
-    await Promise.resolve(iterator.return?.()).catch(() => {})
+    // Let the source release what it holds (a file stream closes its descriptor). Not awaited:
+    // a source stalled inside an await would only finish returning once it wakes up.
+    Promise.resolve(iterator.return?.()).catch(() => {})
     throw error
   } finally {
     abort?.dispose()
