@@ -1,23 +1,31 @@
 #!/usr/bin/env node
 // `pnpm bench`: runs the benchmarks and writes bench/results/latest.json.
 // Flags: --quick  a reduced set that finishes in well under a minute.
-// Only hashing is measured so far; put/get/GC rows come with the benchmarks issue.
+//        --only=NAME[,NAME]  run only some groups (hash, store).
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { benchHash } from './hash.mjs'
+import { benchStore } from './store.mjs'
 
 const quick = process.argv.includes('--quick')
+const only = process.argv
+  .find((arg) => arg.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
+const groups = { hash: benchHash, store: benchStore }
 const machine = {
   cpus: os.cpus().length,
   node: process.version,
   platform: `${os.platform()} ${os.release()}`,
 }
 console.log(`Cairn benchmarks (${quick ? 'quick' : 'full'}): ${machine.cpus} cores, Node ${machine.node}\n`)
-const hash = await benchHash({ quick })
+const results = { date: new Date().toISOString(), machine, quick }
+for (const [name, run] of Object.entries(groups)) {
+  if (only && !only.includes(name)) continue
+  results[name] = await run({ quick })
+  console.log()
+}
 const out = new URL('./results/', import.meta.url)
 mkdirSync(out, { recursive: true })
-writeFileSync(
-  new URL('latest.json', out),
-  `${JSON.stringify({ date: new Date().toISOString(), machine, quick, hash }, null, 2)}\n`,
-)
+writeFileSync(new URL('latest.json', out), `${JSON.stringify(results, null, 2)}\n`)
