@@ -61,7 +61,8 @@ export async function runAsync<T>(protocol: Protocol<T>, clock: () => number = D
   return next.value
 }
 
-function performSync(step: Step, clock: () => number): unknown {
+/** Performs one step synchronously; for tests and tools that drive a protocol step by step. */
+export function performSync(step: Step, clock: () => number = Date.now): unknown {
   switch (step.op) {
     case 'open':
       return gfs.openSync(step.path, OPEN_FLAGS[step.how], step.mode)

@@ -8,6 +8,7 @@
  *     <dir>/entries/3f/3fa1…              entry record (small contents inline)
  *     <dir>/content/9c/9c04…              content bytes, shared by equal outputs
  *     <dir>/tmp/<pid>-<random>-<n>        files being written; debris after a crash
+ *     <dir>/tmp/gc-<digest>-<pid>-…       content a GC is deleting (sweep.ts)
  */
 
 import { randomBytes } from 'node:crypto'
@@ -120,5 +121,11 @@ export class Layout {
   tempPath(): string {
     this.tempCounter += 1
     return `${this.tmpPrefix}${this.tempId}-${this.tempCounter}`
+  }
+
+  /** Where the GC moves content it is about to delete (sweep.ts): `tmp/gc-<digest>-<unique>`. */
+  sweepPath(digest: string): string {
+    this.tempCounter += 1
+    return `${this.tmpPrefix}gc-${digest}-${this.tempId}-${this.tempCounter}`
   }
 }

@@ -7,7 +7,7 @@
 
 export type { PublishMode, StoreContext, StoreStats } from './context.js'
 export { errnoOf, ioError } from './errors.js'
-export { runAsync, runSync, toFileStat } from './fs.js'
+export { performSync, runAsync, runSync, toFileStat } from './fs.js'
 export { type Marker, openOrCreate, readMarker } from './marker.js'
 export { NO_LINKS, putEntry, unlinkQuietly, writeTemp } from './publish.js'
 export {
@@ -19,3 +19,4 @@ export {
   removeCorrupt,
 } from './read.js'
 export * from './steps.js'
+export { removeUnusedContent, type SweepResult } from './sweep.js'

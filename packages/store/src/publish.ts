@@ -7,9 +7,9 @@
  * the name exists and, unlike rename, never opens, replaces or locks the destination, so a reader
  * of that name is never blocked (Windows' rename holds the destination open without sharing,
  * which made LLVM's ThinLTO cache readers fail with "permission denied") and never sees a
- * partial file. Content is published before the record that names it. EEXIST means another
- * writer got there first: for content, the same bytes are already stored; for an entry, the
- * first writer wins.
+ * partial file. Content is published before the record that names it, and confirmed after it
+ * (the GC handshake, confirmContent). EEXIST means another writer got there first: for content,
+ * the same bytes are already stored; for an entry, the first writer wins.
  *
  * Where a filesystem cannot make hard links, the final name is created directly with an
  * exclusive-create copy (as Go's build cache does): readers check sizes, so a partial file is a
@@ -76,7 +76,8 @@ export function* putEntry(
   source: PutSource,
   metadataJson: string | undefined,
 ): Protocol<PutResult> {
-  const givenTemp = source.kind === 'temp' ? source.tempPath : undefined
+  // Kept until the entry is published and its content confirmed (see confirmContent).
+  let contentTemp = source.kind === 'temp' ? source.tempPath : undefined
   try {
     const digest = source.kind === 'buffer' ? ctx.hasher.bytes(source.data) : source.digest
     const size = source.kind === 'buffer' ? source.data.length : source.size
@@ -89,41 +90,60 @@ export function* putEntry(
     let inline: Buffer | undefined
     if (size <= INLINE_MAX_BYTES) {
       inline = source.kind === 'buffer' ? Buffer.from(source.data) : source.inline
-    } else if (source.kind === 'buffer') {
-      yield* publishContent(ctx, yield* writeTemp(ctx, source.data), digest, size)
     } else {
-      yield* publishContent(ctx, source.tempPath, digest, size)
+      if (contentTemp === undefined && source.kind === 'buffer')
+        contentTemp = yield* writeTemp(ctx, source.data)
+      yield* publishContent(ctx, contentTemp as string, digest, size)
     }
 
     const time = yield* now()
     const record = encodeRecord({ digest, size, time, metadata: undefined, inline }, metadataJson)
     result.published = yield* publishRecord(ctx, key, yield* writeTemp(ctx, record))
+    if (result.published && inline === undefined) yield* confirmContent(ctx, contentTemp as string, digest)
     return result
   } finally {
-    if (givenTemp) yield* unlinkQuietly(givenTemp)
+    if (contentTemp !== undefined) yield* unlinkQuietly(contentTemp)
   }
 }
 
-/** Publishes a content file from `tempPath` (always removed), deduplicating on EEXIST. */
+/**
+ * Publishes a content file from `tempPath` (which stays), deduplicating on EEXIST: the name is
+ * the digest, so an existing file holds the same bytes, unless it is damaged.
+ */
 function* publishContent(ctx: StoreContext, tempPath: string, digest: string, size: number): Protocol<void> {
   const finalPath = ctx.layout.contentPath(digest)
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if ((yield* publishFile(ctx, tempPath, finalPath)) === 'published') return
+    const existing = yield* lstatOrUndefined(finalPath)
+    if (existing === undefined) continue // removed just now: publish ours
+    if (existing.kind === 'file' && existing.size === size) return
+    // Damaged, or (copy mode) another writer's copy of the same bytes still in progress, which
+    // removeCorrupt leaves alone: then go on, and readers see a miss until it is complete.
+    if (!(yield* removeCorrupt(ctx, finalPath, existing))) return
+    ctx.stats.corrupt += 1
+  }
+}
+
+/**
+ * The writer's half of the GC handshake, once the entry is visible: refresh the content's mtime.
+ * A GC deletes unused content by first moving it into tmp/ and then checking that its mtime did
+ * not change since its scan (sweep.ts). If the GC moved it before this touch, the touch fails
+ * with ENOENT and the content is published again from the temp file; if it moves it after, it
+ * sees the new mtime and puts the content back. Either way an entry never loses its content to
+ * a GC that scanned before the entry existed. Best effort: a failure here leaves at worst a miss.
+ */
+function* confirmContent(ctx: StoreContext, tempPath: string, digest: string): Protocol<void> {
+  const finalPath = ctx.layout.contentPath(digest)
   try {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if ((yield* publishFile(ctx, tempPath, finalPath)) === 'published') return
-      // Same digest, so the same bytes, unless the stored file is damaged.
-      const existing = yield* lstatOrUndefined(finalPath)
-      if (existing === undefined) continue // a GC removed it just now: publish ours
-      if (existing.kind === 'file' && existing.size === size) {
-        // Refresh its mtime: a GC running now spares content younger than its grace period,
-        // and this entry is about to reference it.
-        yield* refreshMtime(finalPath)
-        return
-      }
-      ctx.stats.corrupt += 1
-      yield* removeCorrupt(ctx, finalPath, existing)
-    }
-  } finally {
-    yield* unlinkQuietly(tempPath)
+    yield* utimes(finalPath, yield* now())
+    return
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') return
+  }
+  try {
+    yield* publishFile(ctx, tempPath, finalPath)
+  } catch {
+    // The entry stays; a reader finds its content missing: a miss, cleaned then.
   }
 }
 
@@ -215,14 +235,6 @@ export function* createTemp(ctx: TempContext): Protocol<{ path: string; fd: numb
       if (code === 'EEXIST' && attempt < 3) continue
       throw ioError(error, 'creating a temp file in', ctx.layout.tmp)
     }
-  }
-}
-
-function* refreshMtime(path: string): Protocol<void> {
-  try {
-    yield* utimes(path, yield* now())
-  } catch {
-    // Another user's file in a shared store: the GC grace period still protects fresh content.
   }
 }
 

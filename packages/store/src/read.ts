@@ -229,21 +229,23 @@ function* missing(ctx: StoreContext, reason: MissReason, suspects: Suspect[]): P
 /**
  * Removes a corrupt file, unless the name now points at another file than the one judged (a
  * writer may have re-published it since) or, in copy mode, the file is young enough to still be
- * being written. Directories are never removed here: the GC reports them.
+ * being written. Directories are never removed here: the GC reports them. True if removed.
  */
 export function* removeCorrupt(
   ctx: StoreContext,
   path: string,
   judged: FileStat | undefined,
-): Protocol<void> {
+): Protocol<boolean> {
   try {
     const current = yield* lstat(path)
-    if (judged && current.ino !== judged.ino) return
-    if (current.kind === 'directory') return
-    if (ctx.publishMode === 'copy' && (yield* now()) - current.mtimeMs < COPY_MODE_GRACE_MS) return
+    if (judged && current.ino !== judged.ino) return false
+    if (current.kind === 'directory') return false
+    if (ctx.publishMode === 'copy' && (yield* now()) - current.mtimeMs < COPY_MODE_GRACE_MS) return false
     yield* unlink(path)
+    return true
   } catch {
     // Best effort: someone else removed or replaced it, or we may not; it stays a miss.
+    return false
   }
 }
 

@@ -1,0 +1,58 @@
+/**
+ * The GC's half of the content handshake (the writer's half is confirmContent in publish.ts).
+ *
+ * A GC finds content that no entry references and wants to delete it. Without a lock, a writer
+ * may at that very moment publish an entry that references the same content (it found the file
+ * already there, or had just linked it). So the GC never deletes content by its name directly:
+ *
+ *   1. rename content/<cd>/<digest> to tmp/gc-<digest>-…   (the name is free from now on)
+ *   2. lstat the moved file: if its mtime changed since the GC's scan, or is within the grace
+ *      period, a writer confirmed it: link it back (EEXIST: a writer re-published it, fine)
+ *   3. unlink the moved file
+ *
+ * A writer touches its content after publishing its entry. If that touch came before step 1,
+ * step 2 sees it; if after, the touch fails with ENOENT and the writer publishes the content
+ * again. A reader between steps 1 and 2 gets a miss, never wrong data.
+ */
+
+import type { StoreContext } from './context.js'
+import { errnoOf } from './errors.js'
+import { unlinkQuietly } from './publish.js'
+import { link, lstat, type Protocol, rename } from './steps.js'
+
+export type SweepResult = 'removed' | 'kept' | 'gone'
+
+/**
+ * Deletes content `digest` if it was not used since the scan that saw it with mtime `seenMtimeMs`
+ * and is older than `cutoffMs` (ms since the epoch). 'gone' if it was already deleted.
+ */
+export function* removeUnusedContent(
+  ctx: Pick<StoreContext, 'layout'>,
+  digest: string,
+  seenMtimeMs: number,
+  cutoffMs: number,
+): Protocol<SweepResult> {
+  const path = ctx.layout.contentPath(digest)
+  const moved = ctx.layout.sweepPath(digest)
+  try {
+    yield* rename(path, moved)
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone'
+    throw error
+  }
+  try {
+    const { mtimeMs } = yield* lstat(moved)
+    if (mtimeMs !== seenMtimeMs || mtimeMs >= cutoffMs) {
+      try {
+        yield* link(moved, path)
+      } catch (error) {
+        if (errnoOf(error) !== 'EEXIST') throw error
+      }
+      return 'kept'
+    }
+    return 'removed'
+  } finally {
+    yield* unlinkQuietly(moved)
+  }
+}
