@@ -79,10 +79,16 @@ export class Layout {
   private readonly entriesPrefix: string
   private readonly contentPrefix: string
   private readonly tmpPrefix: string
-  private readonly tempId = `${process.pid}-${randomBytes(4).toString('hex')}`
+  private readonly tempId: string
   private tempCounter = 0
 
-  constructor(dir: string) {
+  /**
+   * @param uniqueId the part of temp names that sets this process apart: by default its pid and a
+   *   random part (so a recycled pid cannot collide with a crashed writer's debris). The model
+   *   checker passes a fixed id per actor, so its runs are reproducible.
+   */
+  constructor(dir: string, uniqueId = `${process.pid}-${randomBytes(4).toString('hex')}`) {
+    this.tempId = uniqueId
     this.dir = resolve(dir)
     this.marker = join(this.dir, MARKER_FILE)
     this.cachedirTag = join(this.dir, CACHEDIR_TAG_FILE)

@@ -6,6 +6,7 @@
  */
 
 export type { PublishMode, StoreContext, StoreStats } from './context.js'
+export { deleteEntry } from './delete.js'
 export { errnoOf, ioError } from './errors.js'
 export { performSync, runAsync, runSync, toFileStat } from './fs.js'
 export { type Marker, openOrCreate, readMarker } from './marker.js'

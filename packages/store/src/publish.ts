@@ -182,6 +182,10 @@ function* publishFile(
     } catch (error) {
       const code = errnoOf(error)
       if (code === 'EEXIST') return 'exists'
+      // Windows: the name is held by another process (being deleted while a reader still has it
+      // open, or being replaced): it is taken, as with EEXIST; the first writer wins.
+      if (ctx.platform === 'win32' && (code === 'EPERM' || code === 'EACCES' || code === 'EBUSY'))
+        return 'exists'
       if (code === 'ENOENT' && attempt === 0) {
         // The shard directory was removed (by hand, or a store restored without it).
         yield* mkdir(parentOf(finalPath))

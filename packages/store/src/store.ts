@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { type Readable, Readable as ReadableStream, Transform } from 'node:stream'
 import { ALGORITHMS, type Algorithm, createHasher, DIGEST_LENGTH } from '@cairn/hash'
 import type { StoreContext, StoreStats } from './context.js'
+import { deleteEntry } from './delete.js'
 import { CairnError, errnoOf, ioError } from './errors.js'
 import { createReadStream, runAsync, runSync } from './fs.js'
 import { assertValidKey, isValidKey, Layout, SHARDS } from './layout.js'
@@ -11,7 +12,7 @@ import { encodeMetadata } from './metadata.js'
 import { NO_LINKS, type PutResult, putEntry, unlinkQuietly } from './publish.js'
 import { closeQuietly, type ReadDepth, type ReadOutcome, readEntry } from './read.js'
 import type { JsonValue } from './record.js'
-import { chmod, close, copy, link, open, type Protocol, readdir, rename, unlink, write } from './steps.js'
+import { chmod, close, copy, link, open, type Protocol, readdir, rename, write } from './steps.js'
 import { writeStreamToTemp } from './stream.js'
 
 /** Options of {@link openStore}. */
@@ -406,18 +407,6 @@ function* contentGone(contentPath: string): Protocol<boolean> {
     return false
   } catch {
     return true
-  }
-}
-
-function* deleteEntry(ctx: StoreContext, key: string): Protocol<boolean> {
-  const path = ctx.layout.entryPath(key)
-  try {
-    yield* unlink(path)
-    return true
-  } catch (error) {
-    const code = errnoOf(error)
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false
-    throw ioError(error, 'deleting', path)
   }
 }
 

@@ -1,0 +1,222 @@
+/**
+ * The actors of a model run: each is one store operation, run as the store's own protocol
+ * generator (the same code `Store` runs), or as the GC's removal protocol. A variant that
+ * publishes with rename, as LLVM's ThinLTO cache did, shows why Cairn does not.
+ */
+
+import type { Hasher } from '@cairn/hash'
+import { decodeRecord, Layout } from '@cairn/store'
+import {
+  close,
+  deleteEntry,
+  errnoOf,
+  type FileStat,
+  fstat,
+  lstat,
+  now,
+  open,
+  type Protocol,
+  putEntry,
+  type ReadOutcome,
+  read,
+  readdir,
+  readEntry,
+  removeUnusedContent,
+  rename,
+  type StoreContext,
+  unlink,
+  unlinkQuietly,
+  writeTemp,
+} from '@cairn/store/protocol'
+
+/** The store directory inside the model filesystem. */
+export const STORE_DIR = '/s'
+
+export type Platform = 'win32' | 'linux'
+
+/** What an actor needs to build its protocol. */
+export interface ActorEnvironment {
+  hasher: Hasher
+  /** Which platform's read rules the store code applies (Windows' busy-file retries, or not). */
+  platform: Platform
+}
+
+export interface ActorSpec {
+  /** Unique within a configuration; also names the actor's temp files. */
+  name: string
+  /** One line for traces and reports, e.g. `put k1 = A`. */
+  summary: string
+  start(ctx: StoreContext): Protocol<unknown>
+  /** Checks the actor's result when it finishes; returns what is wrong, if anything. */
+  check?(result: unknown): string | undefined
+}
+
+/** A store context for one actor, with temp names fixed by the actor's name. */
+export function contextFor(name: string, env: ActorEnvironment): StoreContext {
+  return {
+    layout: new Layout(STORE_DIR, name),
+    hasher: env.hasher,
+    digestLength: 32,
+    verify: 'size',
+    touchInterval: 0,
+    durable: false,
+    publishMode: 'link',
+    platform: env.platform,
+    stats: { hits: 0, misses: 0, puts: 0, published: 0, corrupt: 0 },
+  }
+}
+
+/** `put key = value` through the store's real put protocol. */
+export function putActor(name: string, key: string, label: string, value: Buffer): ActorSpec {
+  return {
+    name,
+    summary: `put ${short(key)} = ${label}`,
+    start: (ctx) => putEntry(ctx, key, { kind: 'buffer', data: value }, undefined),
+  }
+}
+
+/**
+ * `get key` through the store's real read protocol; the result must be a miss or exactly one of
+ * `allowed` (the values some put in the configuration writes under this key).
+ */
+export function getActor(name: string, key: string, allowed: Map<string, Buffer>): ActorSpec {
+  return {
+    name,
+    summary: `get ${short(key)}`,
+    start: (ctx) => readEntry(ctx, key, 'data'),
+    check(result) {
+      const outcome = result as ReadOutcome
+      if (!outcome.found) return undefined
+      for (const value of allowed.values()) if (outcome.data?.equals(value)) return undefined
+      return `get ${short(key)} returned ${outcome.data?.length ?? 0} bytes that no put wrote`
+    },
+  }
+}
+
+export function deleteActor(name: string, key: string): ActorSpec {
+  return { name, summary: `delete ${short(key)}`, start: (ctx) => deleteEntry(ctx, key) }
+}
+
+/**
+ * A GC pruning to zero with the GC's removal protocol: read every entry record of the given
+ * shards, remove each entry unless it was used since the scan, then sweep content no surviving
+ * entry references with removeUnusedContent (the GC's half of the content handshake). It scans
+ * only the shards the configuration's keys and digests live in: the other 254 are empty in a
+ * model run, and reading an empty directory changes nothing.
+ */
+export function gcActor(name: string, keys: string[], digests: string[], graceMs: number): ActorSpec {
+  return {
+    name,
+    summary: `gc prune to zero (grace ${graceMs} ms)`,
+    start: (ctx) => pruneToZero(ctx, keys, digests, graceMs),
+  }
+}
+
+function* pruneToZero(
+  ctx: StoreContext,
+  keys: string[],
+  digests: string[],
+  graceMs: number,
+): Protocol<number> {
+  const started = yield* now()
+  const survivors = new Set<string>()
+  let removed = 0
+  for (const shard of unique(keys.map((key) => key.slice(0, 2)))) {
+    for (const name of yield* readdirOrEmpty(ctx.layout.entryShard(shard))) {
+      const path = `${ctx.layout.entryShard(shard)}/${name}`
+      const seen = yield* readRecordFile(path)
+      if (!seen) continue
+      const digest = decodeDigest(seen.bytes)
+      // Re-check just before removing: an entry used since the scan survives.
+      const current = yield* lstatOrUndefined(path)
+      if (current && current.mtimeMs !== seen.stat.mtimeMs) {
+        if (digest) survivors.add(digest)
+        continue
+      }
+      try {
+        yield* unlink(path)
+        removed += 1
+      } catch (error) {
+        if (errnoOf(error) !== 'ENOENT') throw error
+      }
+    }
+  }
+  for (const shard of unique(digests.map((digest) => digest.slice(0, 2)))) {
+    for (const digest of yield* readdirOrEmpty(ctx.layout.contentShard(shard))) {
+      if (survivors.has(digest)) continue
+      const stat = yield* lstatOrUndefined(ctx.layout.contentPath(digest))
+      if (!stat) continue
+      yield* removeUnusedContent(ctx, digest, stat.mtimeMs, started - graceMs)
+    }
+  }
+  return removed
+}
+
+function* readRecordFile(path: string): Protocol<{ bytes: Buffer; stat: FileStat } | undefined> {
+  let fd: number
+  try {
+    fd = yield* open(path, 'read')
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined
+    throw error
+  }
+  try {
+    const stat = yield* fstat(fd)
+    return { bytes: yield* read(fd, stat.size), stat }
+  } finally {
+    yield* close(fd)
+  }
+}
+
+function decodeDigest(bytes: Buffer): string | undefined {
+  const record = decodeRecord(bytes, 32)
+  return typeof record === 'string' || record.inline ? undefined : record.digest
+}
+
+function* readdirOrEmpty(path: string): Protocol<string[]> {
+  try {
+    return yield* readdir(path)
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return []
+    throw error
+  }
+}
+
+function* lstatOrUndefined(path: string): Protocol<FileStat | undefined> {
+  try {
+    return yield* lstat(path)
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+/**
+ * The protocol Cairn rejects, as LLVM's ThinLTO cache used it: write a temp file, then rename it
+ * over the final name. Small values only (one record, content inline).
+ */
+export function renamePutActor(name: string, key: string, label: string, record: Buffer): ActorSpec {
+  return {
+    name,
+    summary: `put ${short(key)} = ${label} (publishing with rename)`,
+    start: (ctx) => putWithRename(ctx, key, record),
+  }
+}
+
+function* putWithRename(ctx: StoreContext, key: string, record: Buffer): Protocol<void> {
+  const temp = yield* writeTemp(ctx, record)
+  try {
+    yield* rename(temp, ctx.layout.entryPath(key))
+  } catch (error) {
+    yield* unlinkQuietly(temp)
+    throw error
+  }
+}
+
+export function short(hex: string): string {
+  return hex.slice(0, 6)
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)].sort()
+}
