@@ -3,9 +3,11 @@
  * graceful-fs, so that hundreds of concurrent operations queue on EMFILE instead of failing
  * (2,000 of 2,000 concurrent opens succeeded under `ulimit -n 64`, against 45 with plain
  * fs.promises). graceful-fs patches only the callback API, so the async driver promisifies it.
+ * The sync driver calls node:fs directly: a synchronous call cannot be queued, so graceful-fs
+ * adds nothing there but wrapper cost on the hottest path (getSync of a small entry).
  */
 
-import { constants, type Stats } from 'node:fs'
+import nodeFs, { constants, type Stats } from 'node:fs'
 import { promisify } from 'node:util'
 import gfs from 'graceful-fs'
 import type { FileStat, OpenHow, Protocol, Step } from './steps.js'
@@ -65,39 +67,39 @@ export async function runAsync<T>(protocol: Protocol<T>, clock: () => number = D
 export function performSync(step: Step, clock: () => number = Date.now): unknown {
   switch (step.op) {
     case 'open':
-      return gfs.openSync(step.path, OPEN_FLAGS[step.how], step.mode)
+      return nodeFs.openSync(step.path, OPEN_FLAGS[step.how], step.mode)
     case 'fstat':
-      return toFileStat(gfs.fstatSync(step.fd))
+      return toFileStat(nodeFs.fstatSync(step.fd))
     case 'read':
       return readAllSync(step.fd, step.length)
     case 'write':
       return writeAllSync(step.fd, step.data)
     case 'fsync':
-      return gfs.fsyncSync(step.fd)
+      return nodeFs.fsyncSync(step.fd)
     case 'close':
-      return gfs.closeSync(step.fd)
+      return nodeFs.closeSync(step.fd)
     case 'link':
-      return gfs.linkSync(step.from, step.to)
+      return nodeFs.linkSync(step.from, step.to)
     case 'copyExclusive':
-      return gfs.copyFileSync(step.from, step.to, constants.COPYFILE_EXCL)
+      return nodeFs.copyFileSync(step.from, step.to, constants.COPYFILE_EXCL)
     case 'rename':
-      return gfs.renameSync(step.from, step.to)
+      return nodeFs.renameSync(step.from, step.to)
     case 'copy':
-      return gfs.copyFileSync(step.from, step.to, constants.COPYFILE_FICLONE)
+      return nodeFs.copyFileSync(step.from, step.to, constants.COPYFILE_FICLONE)
     case 'chmod':
-      return gfs.chmodSync(step.path, step.mode)
+      return nodeFs.chmodSync(step.path, step.mode)
     case 'unlink':
-      return gfs.unlinkSync(step.path)
+      return nodeFs.unlinkSync(step.path)
     case 'mkdir':
-      return gfs.mkdirSync(step.path, { recursive: true })
+      return nodeFs.mkdirSync(step.path, { recursive: true })
     case 'lstat':
-      return toFileStat(gfs.lstatSync(step.path))
+      return toFileStat(nodeFs.lstatSync(step.path))
     case 'stat':
-      return toFileStat(gfs.statSync(step.path))
+      return toFileStat(nodeFs.statSync(step.path))
     case 'utimes':
-      return gfs.lutimesSync(step.path, step.timeMs / 1000, step.timeMs / 1000)
+      return nodeFs.lutimesSync(step.path, step.timeMs / 1000, step.timeMs / 1000)
     case 'readdir':
-      return gfs.readdirSync(step.path)
+      return nodeFs.readdirSync(step.path)
     case 'fsyncDir':
       return fsyncDirSync(step.path)
     case 'now':
@@ -173,7 +175,7 @@ function readAllSync(fd: number, length: number): Buffer {
   const buffer = Buffer.allocUnsafe(length)
   let filled = 0
   while (filled < length) {
-    const count = gfs.readSync(fd, buffer, filled, length - filled, filled)
+    const count = nodeFs.readSync(fd, buffer, filled, length - filled, filled)
     if (count === 0) break
     filled += count
   }
@@ -193,7 +195,7 @@ async function readAllAsync(fd: number, length: number): Promise<Buffer> {
 
 function writeAllSync(fd: number, data: Uint8Array): void {
   let written = 0
-  while (written < data.length) written += gfs.writeSync(fd, data, written, data.length - written)
+  while (written < data.length) written += nodeFs.writeSync(fd, data, written, data.length - written)
 }
 
 async function writeAllAsync(fd: number, data: Uint8Array): Promise<void> {
@@ -204,11 +206,11 @@ async function writeAllAsync(fd: number, data: Uint8Array): Promise<void> {
 
 function fsyncDirSync(path: string): void {
   if (process.platform === 'win32') return
-  const fd = gfs.openSync(path, constants.O_RDONLY)
+  const fd = nodeFs.openSync(path, constants.O_RDONLY)
   try {
-    gfs.fsyncSync(fd)
+    nodeFs.fsyncSync(fd)
   } finally {
-    gfs.closeSync(fd)
+    nodeFs.closeSync(fd)
   }
 }
 
