@@ -157,17 +157,23 @@ function* readWholeFile(
   acceptSize: (size: number) => boolean,
   sizeProblem: MissReason,
 ): Protocol<ReadFile | MissReason> {
+  // The hot path of every hit: steps are yielded directly rather than through the helpers in
+  // steps.ts, since each generator layer costs about 0.1 µs per step (a sync hit is ~10 µs).
   const fd = yield* openForReading(ctx, path)
   if (typeof fd === 'string') return fd
   try {
-    const stat = yield* fstat(fd)
+    const stat = (yield { op: 'fstat', fd }) as FileStat
     if (stat.kind !== 'file') return 'not-a-file'
     if (!acceptSize(stat.size)) return sizeProblem
-    const bytes = yield* read(fd, stat.size)
+    const bytes = (yield { op: 'read', fd, length: stat.size }) as Buffer
     if (bytes.length !== stat.size) return sizeProblem
     return { bytes, stat }
   } finally {
-    yield* closeQuietly(fd)
+    try {
+      yield { op: 'close', fd }
+    } catch {
+      // The descriptor is gone either way.
+    }
   }
 }
 
@@ -181,7 +187,7 @@ export function* openForReading(
 ): Protocol<number | MissReason> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return yield* open(path, 'read')
+      return (yield { op: 'open', path, how: 'read', mode: 0 }) as number
     } catch (error) {
       const code = errnoOf(error)
       // ENOTDIR: a shard directory replaced by a file. ELOOP/EMLINK: a symlink, refused by
