@@ -10,19 +10,7 @@
 import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
 import { decodeRecord, type EntryRecord, RECORD_MAX_BYTES } from './record.js'
-import {
-  close,
-  type FileStat,
-  fstat,
-  lstat,
-  now,
-  open,
-  type Protocol,
-  read,
-  sleep,
-  unlink,
-  utimes,
-} from './steps.js'
+import { close, type FileStat, fstat, lstat, now, type Protocol, sleep, unlink, utimes } from './steps.js'
 
 /**
  * How much of an entry to read: `data` reads the content; `open` leaves the content file open
