@@ -1,1 +1,8 @@
-export {}
+export { UsageError } from './args.js'
+export { CliError } from './cli-error.js'
+export type { Command } from './command.js'
+export { type Io, processIo } from './io.js'
+export { COMMANDS, main } from './main.js'
+export { findProjectRoot } from './project-root.js'
+export { RUN_KEY_VERSION, type RunKeyParts, runKey } from './run-key.js'
+export { defaultStoreDir, type StoreDirContext } from './store-dir.js'

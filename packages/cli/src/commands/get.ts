@@ -1,0 +1,60 @@
+import { resolve } from 'node:path'
+import { parseCommandLine } from '../args.js'
+import type { Command } from '../command.js'
+import { QUIET_HELP, QUIET_OPTION, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
+import { type Io, note } from '../io.js'
+import { keyArgument } from '../key-argument.js'
+import { openStoreIfExists } from '../open-store.js'
+
+const usage = 'cairn get [--store DIR] [--quiet] <key> [-o FILE]'
+
+export const getCommand: Command = {
+  name: 'get',
+  summary: "write an entry's content to stdout or a file",
+  usage,
+  help: `Writes the content stored under <key> to standard output (bytes as stored), or to FILE with
+-o (replacing it atomically; a copy-on-write clone where the filesystem can). On a miss, writes
+nothing to standard output and says "cairn: miss <key>" on stderr.
+
+Options:
+  -o, --output FILE    write to FILE instead of standard output
+${STORE_HELP}
+${QUIET_HELP}
+
+Exit codes: 0 found; 1 miss or failure; 2 bad usage (an invalid key).`,
+  run,
+}
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, {
+    usage,
+    options: { ...STORE_OPTION, ...QUIET_OPTION, output: { type: 'string', short: 'o' } },
+    positionals: { min: 1, max: 1 },
+  })
+  const key = keyArgument(positionals[0], usage)
+  const { store } = await openStoreIfExists(values.store as string | undefined, io)
+  let found = false
+  if (store !== undefined) {
+    const output = values.output as string | undefined
+    if (output !== undefined) {
+      found = await store.materialize(key, resolve(io.cwd, output))
+    } else {
+      const entry = await store.getStream(key)
+      if (entry !== undefined) {
+        await copyTo(entry.stream, io.stdout)
+        found = true
+      }
+    }
+  }
+  if (found) return EXIT_OK
+  note(io, values.quiet === true, `miss ${key}`)
+  return EXIT_FAILURE
+}
+
+/** Copies a stream to `out` without ending it (it may be the process's stdout), with backpressure. */
+async function copyTo(source: NodeJS.ReadableStream, out: NodeJS.WritableStream): Promise<void> {
+  for await (const chunk of source) {
+    if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve))
+  }
+}

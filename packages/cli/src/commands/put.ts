@@ -1,0 +1,64 @@
+import { statSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseCommandLine } from '../args.js'
+import { CliError } from '../cli-error.js'
+import type { Command } from '../command.js'
+import { QUIET_HELP, QUIET_OPTION, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import { EXIT_OK } from '../exit-codes.js'
+import type { Io } from '../io.js'
+import { note } from '../io.js'
+import { keyArgument } from '../key-argument.js'
+import { openStoreForWriting } from '../open-store.js'
+
+const usage = 'cairn put [--store DIR] [--quiet] <key> [FILE|-]'
+
+export const putCommand: Command = {
+  name: 'put',
+  summary: 'store a file (or stdin) under a key',
+  usage,
+  help: `Stores FILE, or standard input when FILE is - or missing, under <key>, streamed. If an entry
+for <key> exists it stays (the first writer wins) and this is still a success.
+
+Options:
+${STORE_HELP}
+${QUIET_HELP}
+
+Exit codes: 0 stored or already there; 1 FILE cannot be read or the store cannot be written;
+2 bad usage (an invalid key).`,
+  run,
+}
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, {
+    usage,
+    options: { ...STORE_OPTION, ...QUIET_OPTION },
+    positionals: { min: 1, max: 2 },
+  })
+  const key = keyArgument(positionals[0], usage)
+  const source = positionals[1] ?? '-'
+  const file = source === '-' ? undefined : resolve(io.cwd, source)
+  if (file !== undefined) checkReadableFile(file, source)
+  const store = await openStoreForWriting(values.store as string | undefined, io)
+  const result = file === undefined ? await store.put(key, io.stdin) : await store.putFile(key, file)
+  note(
+    io,
+    values.quiet === true,
+    result.published
+      ? `stored ${key} (${result.size} bytes)`
+      : `${key} was already stored; the first entry stays`,
+  )
+  return EXIT_OK
+}
+
+function checkReadableFile(file: string, shown: string): void {
+  let isFile: boolean
+  try {
+    isFile = statSync(file).isFile()
+  } catch (error) {
+    throw new CliError(
+      `cannot read ${shown}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}.`,
+      { path: file, cause: error },
+    )
+  }
+  if (!isFile) throw new CliError(`cannot store ${shown}: it is not a file.`, { path: file })
+}

@@ -1,0 +1,363 @@
+import { relative } from 'node:path'
+import { createHasher, type Hasher } from '@cairn/hash'
+import type { Store } from '@cairn/store'
+import { parseCommandLine, UsageError } from '../args.js'
+import { collectOutputs, NotCacheableError } from '../collect-outputs.js'
+import type { Command } from '../command.js'
+import { compareOutputs, describeOutputs } from '../compare-outputs.js'
+import { type DeclaredOutput, declareOutputs } from '../declared-outputs.js'
+import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
+import { duration, megabytes, shortKey, toPosixPath } from '../format.js'
+import { expandInputs } from '../input-files.js'
+import { envFlag, type Io, note } from '../io.js'
+import { encodeManifest, parseManifest, type RunManifest } from '../manifest.js'
+import { openStoreForWriting } from '../open-store.js'
+import { findProjectRoot } from '../project-root.js'
+import { isUsageError } from '../report-error.js'
+import { readBlob, restoreOutputs } from '../restore-outputs.js'
+import { CommandNotStartedError, type CommandResult, runCommand } from '../run-command.js'
+import { digestInputs, pickEnv, runKey } from '../run-key.js'
+import { resolveStoreDir } from '../store-dir.js'
+import { storeBytes, storeOutputFiles } from '../store-outputs.js'
+
+const usage =
+  'cairn run [--store DIR] --inputs GLOB... --outputs PATH... [--env NAME...] [--key-extra STRING] [--allow-empty] [--verify] [--quiet] -- <command> [args...]'
+
+/** `cairn run`'s options, checked. */
+interface RunOptions {
+  store: string | undefined
+  inputs: string[]
+  outputs: string[]
+  env: string[]
+  keyExtra: string | null
+  allowEmpty: boolean
+  verify: boolean
+  quiet: boolean
+  command: string[]
+}
+
+/** A run ready to look up: its store, key and outputs. */
+interface PreparedRun {
+  store: Store
+  hasher: Hasher
+  key: string
+  outputs: DeclaredOutput[]
+}
+
+export const runCommandLine: Command = {
+  name: 'run',
+  summary: 'run a command, or restore its outputs and replay its output from the cache',
+  usage,
+  help: `Runs <command> unless the store holds the outputs of an identical run, which are then
+restored instead (paths, bytes, modes; replacing what is there) and its stdout and stderr
+replayed, with exit code 0. A command that fails is not cached.
+
+The key covers: the command and its arguments; the working directory relative to the project
+root (the nearest directory with a .git or package.json); every input file's path (relative to
+the project root) and content; the --env variables' values; the declared outputs; --key-extra.
+Never the checkout's absolute path, never timestamps: two checkouts of a repository share hits.
+
+Options:
+  --inputs GLOB...     input files (globs relative to the working directory; a directory means
+                       every file under it; * does not match dot files); repeatable
+  --outputs PATH...    files and directories the command writes; repeatable
+  --env NAME...        environment variables whose values the outputs depend on; repeatable
+  --key-extra STRING   anything else the outputs depend on (a tool version, a platform)
+  --allow-empty        let an --inputs pattern match nothing (otherwise exit 2)
+  --verify             on a hit, run the command anyway and compare its outputs with the
+                       cached ones; exit 1 and list every difference if they differ
+  --store DIR          the store (default: $CAIRN_DIR, else the platform's cache directory)
+  --quiet, -q          no "cairn: hit/miss" line on stderr
+
+Environment: CAIRN_DISABLE=1 runs the command without the cache; CAIRN_VERIFY=1 is --verify;
+CAIRN_DIR is the default store.
+
+Exit codes: the command's (128 + n if killed by signal n; 127 if it cannot be started);
+1 if --verify found differences; 2 for bad usage.`,
+  run,
+}
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const options = parseRunOptions(argv)
+  if (envFlag(io.env, 'CAIRN_DISABLE')) return runWithoutCache(options, io)
+
+  let prepared: PreparedRun
+  try {
+    prepared = await prepare(options, io)
+  } catch (error) {
+    if (isUsageError(error)) throw error
+    // A broken cache must not break the build: say why, and run the command.
+    note(io, false, `${messageOf(error)}; running the command without the cache`)
+    return runWithoutCache(options, io)
+  }
+
+  let manifest: RunManifest | undefined
+  try {
+    manifest = await lookUp(prepared)
+  } catch (error) {
+    note(io, false, `${messageOf(error)}; running the command without the cache`)
+    return runWithoutCache(options, io)
+  }
+  if (manifest !== undefined) {
+    if (options.verify || envFlag(io.env, 'CAIRN_VERIFY')) return verifyHit(prepared, manifest, options, io)
+    try {
+      const code = await restoreHit(prepared, manifest, options, io)
+      if (code !== undefined) return code
+    } catch (error) {
+      // The outputs on disk are untouched (restoring stages beside them): rebuild them.
+      note(io, false, `cannot restore ${shortKey(prepared.key)}: ${messageOf(error)}; running the command`)
+    }
+  }
+  return runAndStore(prepared, options, io)
+}
+
+function parseRunOptions(argv: string[]): RunOptions {
+  const { values, rest } = parseCommandLine(argv, {
+    usage,
+    options: {
+      store: { type: 'string' },
+      inputs: { type: 'string', multiple: true },
+      outputs: { type: 'string', multiple: true },
+      env: { type: 'string', multiple: true },
+      'key-extra': { type: 'string' },
+      'allow-empty': { type: 'boolean' },
+      verify: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' },
+    },
+    positionals: { min: 0, max: 0 },
+    greedy: ['inputs', 'outputs', 'env'],
+  })
+  const list = (name: string) => (values[name] as string[] | undefined) ?? []
+  const options: RunOptions = {
+    store: values.store as string | undefined,
+    inputs: list('inputs'),
+    outputs: list('outputs'),
+    env: list('env'),
+    keyExtra: (values['key-extra'] as string | undefined) ?? null,
+    allowEmpty: values['allow-empty'] === true,
+    verify: values.verify === true,
+    quiet: values.quiet === true,
+    command: rest ?? [],
+  }
+  if (rest === undefined || rest.length === 0) {
+    throw new UsageError('no command: put it after --, as in `cairn run ... -- tsc -p .`.', usage)
+  }
+  if (options.inputs.length === 0 && !options.allowEmpty) {
+    throw new UsageError(
+      '--inputs is required (pass --allow-empty for a command without input files).',
+      usage,
+    )
+  }
+  if (options.outputs.length === 0) throw new UsageError('--outputs is required.', usage)
+  for (const name of options.env) {
+    if (name === '' || name.includes('=')) {
+      throw new UsageError(`--env takes a variable name, got ${JSON.stringify(name)}.`, usage)
+    }
+  }
+  return options
+}
+
+/** Opens the store and computes the key: everything before the lookup. */
+async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
+  const storeDir = resolveStoreDir(options.store, io.env, io.cwd)
+  const root = findProjectRoot(io.cwd)
+  let outputs: DeclaredOutput[]
+  try {
+    outputs = declareOutputs(options.outputs, { cwd: io.cwd, root, storeDir })
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(error.message, usage)
+    throw error
+  }
+  let inputs: Awaited<ReturnType<typeof expandInputs>>
+  try {
+    inputs = await expandInputs(options.inputs, { cwd: io.cwd, root, allowEmpty: options.allowEmpty })
+  } catch (error) {
+    if (error instanceof UsageError) throw new UsageError(error.message, usage)
+    throw error
+  }
+  const store = await openStoreForWriting(options.store, io)
+  const hasher = await createHasher({ algorithm: store.algorithm })
+  const key = runKey(hasher, {
+    command: options.command,
+    cwd: toPosixPath(relative(root, io.cwd)) || '.',
+    inputs: await digestInputs(hasher, inputs),
+    env: pickEnv(io.env, options.env),
+    outputs: outputs.map((output) => output.path),
+    keyExtra: options.keyExtra,
+  })
+  return { store, hasher, key, outputs }
+}
+
+/**
+ * The manifest stored under the run's key, or undefined. An entry that is not a manifest for
+ * these outputs (damaged, or written by another version) is removed, so that this run can
+ * store a good one: the store's first writer wins, so a bad entry would otherwise stay.
+ */
+async function lookUp(run: PreparedRun): Promise<RunManifest | undefined> {
+  const entry = await run.store.get(run.key)
+  if (entry === undefined) return undefined
+  const manifest = parseManifest(
+    entry.data,
+    run.outputs.map((output) => output.path),
+  )
+  if (manifest === undefined) await run.store.delete(run.key)
+  return manifest
+}
+
+/**
+ * Restores a hit and replays its output; resolves to the exit code, or undefined when part of
+ * the entry is gone (the GC pruned an output file or a log since): then the stale manifest is
+ * removed and the run goes on as a miss. Never a failure.
+ */
+async function restoreHit(
+  run: PreparedRun,
+  manifest: RunManifest,
+  options: RunOptions,
+  io: Io,
+): Promise<number | undefined> {
+  const started = performance.now()
+  const stdout = readBlob(run.store, manifest.stdout.digest)
+  const stderr = readBlob(run.store, manifest.stderr.digest)
+  const restored = stdout && stderr ? await restoreOutputs(run.store, manifest, io.cwd) : undefined
+  if (stdout === undefined || stderr === undefined || restored === undefined) {
+    await run.store.delete(run.key)
+    return undefined
+  }
+  await write(io.stdout, stdout)
+  await write(io.stderr, stderr)
+  const ms = Math.round(performance.now() - started)
+  note(
+    io,
+    options.quiet,
+    `hit ${shortKey(run.key)} (restored ${restored.files} files, ${megabytes(restored.bytes)} in ${ms} ms)`,
+  )
+  return EXIT_OK
+}
+
+/** A miss: runs the command, and stores its outputs if it succeeded. */
+async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promise<number> {
+  const result = await runReporting(options, io, true)
+  if (typeof result === 'number') return result
+  const key8 = shortKey(run.key)
+  if (result.exitCode !== 0) {
+    note(io, options.quiet, `miss ${key8} (the command exited with ${result.exitCode}; not cached)`)
+    return result.exitCode
+  }
+  if (result.truncated) {
+    note(io, options.quiet, `miss ${key8} (not stored: the command printed more than the 64 MiB kept)`)
+    return result.exitCode
+  }
+  const started = performance.now()
+  try {
+    const entries = await storeOutputFiles(run.store, run.hasher, collectOutputs(run.outputs))
+    const manifest: RunManifest = {
+      format: 'cairn-run',
+      version: 1,
+      outputs: run.outputs.map((output) => output.path),
+      entries,
+      stdout: { size: result.stdout.length, digest: storeBytes(run.store, run.hasher, result.stdout) },
+      stderr: { size: result.stderr.length, digest: storeBytes(run.store, run.hasher, result.stderr) },
+      exitCode: 0,
+      commandMs: Math.round(result.ms),
+    }
+    let files = 0
+    let bytes = 0
+    for (const entry of entries) {
+      if (entry.type === 'file') {
+        files += 1
+        bytes += entry.size
+      }
+    }
+    await run.store.put(run.key, encodeManifest(manifest), {
+      metadata: { cairnRun: 1, command: describeCommand(options.command), files, bytes },
+    })
+    const ms = Math.round(performance.now() - started)
+    note(
+      io,
+      options.quiet,
+      `miss ${key8} (stored ${files} files, ${megabytes(bytes)} in ${ms} ms; the command took ${duration(result.ms)})`,
+    )
+  } catch (error) {
+    // The command succeeded; failing to cache it must not fail the build.
+    const quiet = options.quiet && error instanceof NotCacheableError
+    note(io, quiet, `miss ${key8} (not stored: ${messageOf(error)})`)
+  }
+  return result.exitCode
+}
+
+/** `--verify` on a hit: runs the command and compares its outputs with the cached ones. */
+async function verifyHit(
+  run: PreparedRun,
+  manifest: RunManifest,
+  options: RunOptions,
+  io: Io,
+): Promise<number> {
+  const key8 = shortKey(run.key)
+  const result = await runReporting(options, io, false)
+  if (typeof result === 'number') return result
+  if (result.exitCode !== 0) {
+    note(
+      io,
+      false,
+      `verify ${key8}: the command exited with ${result.exitCode}, so there is nothing to compare`,
+    )
+    return result.exitCode
+  }
+  let differences: { path: string; what: string }[]
+  try {
+    differences = compareOutputs(
+      manifest.entries,
+      await describeOutputs(run.hasher, collectOutputs(run.outputs)),
+    )
+  } catch (error) {
+    if (!(error instanceof NotCacheableError)) throw error
+    differences = [{ path: '(outputs)', what: error.message }]
+  }
+  const files = manifest.entries.filter((entry) => entry.type === 'file').length
+  if (differences.length === 0) {
+    note(io, options.quiet, `verify ${key8}: the outputs match the cached ones (${files} files)`)
+    return EXIT_OK
+  }
+  note(
+    io,
+    false,
+    `verify ${key8}: ${differences.length} difference${differences.length === 1 ? '' : 's'} from the cached outputs; this step is not reproducible:`,
+  )
+  for (const difference of differences) note(io, false, `  ${difference.path}: ${difference.what}`)
+  return EXIT_FAILURE
+}
+
+/** CAIRN_DISABLE=1, or a broken cache: the command alone. */
+async function runWithoutCache(options: RunOptions, io: Io): Promise<number> {
+  const result = await runReporting(options, io, false)
+  return typeof result === 'number' ? result : result.exitCode
+}
+
+/** Runs the command; a command that cannot be started is reported, with exit code 127. */
+async function runReporting(options: RunOptions, io: Io, capture: boolean): Promise<CommandResult | number> {
+  try {
+    return await runCommand(options.command, { cwd: io.cwd, env: io.env, io, capture })
+  } catch (error) {
+    if (!(error instanceof CommandNotStartedError)) throw error
+    note(io, false, error.message)
+    return EXIT_CANNOT_RUN
+  }
+}
+
+/** The command as one line for `cairn ls`, shortened: entry metadata is kept small. */
+function describeCommand(command: readonly string[]): string {
+  const line = command.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : JSON.stringify(arg))).join(' ')
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line
+}
+
+function write(stream: NodeJS.WritableStream, data: Uint8Array): Promise<void> {
+  if (data.length === 0) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    stream.write(data, (error) => (error ? reject(error) : resolve()))
+  })
+}
+
+function messageOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  return message.replace(/\.$/, '')
+}

@@ -1,0 +1,135 @@
+import type { Store } from '@cairn/store'
+import { parseCommandLine } from '../args.js'
+import type { Command } from '../command.js'
+import { JSON_OPTION, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import { entriesWithUse } from '../entry-uses.js'
+import { EXIT_OK } from '../exit-codes.js'
+import { humanBytes } from '../format.js'
+import { type Io, writeLine } from '../io.js'
+import { openStoreIfExists } from '../open-store.js'
+
+const usage = 'cairn stats [--store DIR] [--json]'
+
+/** How many of the largest entries are shown. */
+const LARGEST_SHOWN = 5
+
+/** What `cairn stats --json` prints. */
+export interface StoreSummary {
+  store: string
+  entries: number
+  /** Content bytes, each distinct content counted once (as it is stored). */
+  bytes: number
+  /** The sum of every entry's size, as if equal contents were not shared. */
+  entryBytes: number
+  /** Entry shards (of 256) holding at least one entry. */
+  shards: number
+  /** Least and most recent last use (record mtime), ISO 8601; null for an empty store. */
+  oldestUse: string | null
+  newestUse: string | null
+  /** The largest entries, largest first. */
+  largest: { key: string; size: number; lastUsed: string }[]
+}
+
+export const statsCommand: Command = {
+  name: 'stats',
+  summary: 'summarize a store: entries, bytes, shards, oldest and newest use, largest entries',
+  usage,
+  help: `Walks the store and prints: the number of entries; their content bytes (equal contents
+counted once, as they are stored) and the sum of entry sizes; how many of the 256 entry shards
+are used; the oldest and newest last use (hits refresh it at most once an hour); and the ${LARGEST_SHOWN}
+largest entries.
+
+With --json, prints one JSON object {store, entries, bytes, entryBytes, shards, oldestUse,
+newestUse, largest: [{key, size, lastUsed}]} and nothing else on stdout.
+
+Options:
+  --json               print JSON
+${STORE_HELP}
+
+Exit codes: 0 (a store that does not exist yet has no entries); 1 failure; 2 bad usage.`,
+  run,
+}
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const { values } = parseCommandLine(argv, {
+    usage,
+    options: { ...STORE_OPTION, ...JSON_OPTION },
+    positionals: { min: 0, max: 0 },
+  })
+  const { dir, store } = await openStoreIfExists(values.store as string | undefined, io)
+  const summary = store === undefined ? emptySummary(dir) : await summarize(store)
+  if (values.json === true) writeLine(io.stdout, JSON.stringify(summary, null, 2))
+  else writeSummary(io, summary)
+  return EXIT_OK
+}
+
+async function summarize(store: Store): Promise<StoreSummary> {
+  const summary = emptySummary(store.dir)
+  const sizeOfDigest = new Map<string, number>()
+  const shards = new Set<string>()
+  let oldest = Number.POSITIVE_INFINITY
+  let newest = Number.NEGATIVE_INFINITY
+  const largest: { key: string; size: number; lastUsed: Date }[] = []
+  for await (const entry of entriesWithUse(store)) {
+    summary.entries += 1
+    summary.entryBytes += entry.size
+    sizeOfDigest.set(entry.digest, entry.size)
+    shards.add(entry.key.slice(0, 2))
+    oldest = Math.min(oldest, entry.lastUsed.getTime())
+    newest = Math.max(newest, entry.lastUsed.getTime())
+    largest.push({ key: entry.key, size: entry.size, lastUsed: entry.lastUsed })
+    // Keep only the few largest, so memory does not grow with the store.
+    if (largest.length > LARGEST_SHOWN * 4) trimLargest(largest)
+  }
+  trimLargest(largest)
+  for (const size of sizeOfDigest.values()) summary.bytes += size
+  summary.shards = shards.size
+  if (summary.entries > 0) {
+    summary.oldestUse = new Date(oldest).toISOString()
+    summary.newestUse = new Date(newest).toISOString()
+  }
+  summary.largest = largest.map((entry) => ({ ...entry, lastUsed: entry.lastUsed.toISOString() }))
+  return summary
+}
+
+function trimLargest(entries: { key: string; size: number }[]): void {
+  entries.sort((a, b) => b.size - a.size || (a.key < b.key ? -1 : 1))
+  entries.length = Math.min(entries.length, LARGEST_SHOWN)
+}
+
+function emptySummary(dir: string): StoreSummary {
+  return {
+    store: dir,
+    entries: 0,
+    bytes: 0,
+    entryBytes: 0,
+    shards: 0,
+    oldestUse: null,
+    newestUse: null,
+    largest: [],
+  }
+}
+
+function writeSummary(io: Io, summary: StoreSummary): void {
+  const rows: [string, string][] = [
+    ['store', summary.store],
+    ['entries', String(summary.entries)],
+    [
+      'bytes',
+      `${humanBytes(summary.bytes)} (${summary.bytes} bytes; ${humanBytes(summary.entryBytes)} before sharing equal contents)`,
+    ],
+    ['shards', `${summary.shards} of 256`],
+    ['oldest use', summary.oldestUse ?? '-'],
+    ['newest use', summary.newestUse ?? '-'],
+  ]
+  for (const [name, value] of rows) writeLine(io.stdout, `${name.padEnd(12)}${value}`)
+  if (summary.largest.length > 0) {
+    writeLine(io.stdout, 'largest')
+    for (const entry of summary.largest) {
+      writeLine(
+        io.stdout,
+        `  ${entry.key}  ${humanBytes(entry.size).padStart(9)}  last used ${entry.lastUsed}`,
+      )
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { lstatSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { MARKER_FILE, openStore, type Store } from '@cairn/store'
+import { errnoOf } from '@cairn/store/protocol'
+import type { Io } from './io.js'
+import { resolveStoreDir } from './store-dir.js'
+
+/**
+ * The one place the CLI opens a store: every subcommand goes through {@link openStoreForWriting}
+ * or {@link openStoreIfExists}, so options that apply to every store the CLI uses (a remote
+ * tier, say) are wired here and nowhere else.
+ */
+
+/** A store a command may read, and where it is (or would be). */
+export interface ExistingStore {
+  /** The store directory, absolute. */
+  dir: string
+  /** Undefined when there is no store there yet. */
+  store: Store | undefined
+}
+
+/**
+ * Opens the store chosen by `--store` (`flag`) or the environment, creating it if it does not
+ * exist: for commands that write (`run`, `put`).
+ */
+export async function openStoreForWriting(flag: string | undefined, io: Io): Promise<Store> {
+  return openStore(resolveStoreDir(flag, io.env, io.cwd))
+}
+
+/**
+ * Opens the store chosen by `--store` or the environment for a command that only reads or
+ * removes (`get`, `has`, `rm`, `ls`, `stats`, `verify`): `store` is undefined when there is no
+ * store yet (the directory is missing or empty), so that looking does not create
+ * `~/.cache/cairn` as a side effect. A non-empty directory that is not a store is still refused
+ * by openStore, with its message.
+ */
+export async function openStoreIfExists(flag: string | undefined, io: Io): Promise<ExistingStore> {
+  const dir = resolveStoreDir(flag, io.env, io.cwd)
+  try {
+    lstatSync(join(dir, MARKER_FILE))
+  } catch (error) {
+    if (errnoOf(error) !== 'ENOENT') throw error
+    if (isMissingOrEmpty(dir)) return { dir, store: undefined }
+  }
+  return { dir, store: await openStore(dir) }
+}
+
+function isMissingOrEmpty(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0
+  } catch (error) {
+    // ENOTDIR and the rest: let openStore say what is wrong, in its words.
+    return errnoOf(error) === 'ENOENT'
+  }
+}

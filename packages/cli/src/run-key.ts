@@ -1,0 +1,60 @@
+import { statSync } from 'node:fs'
+import type { Hasher } from '@cairn/hash'
+import { digestFile } from './file-digest.js'
+import type { InputFile } from './input-files.js'
+
+/**
+ * Version of what goes into a `cairn run` key. It is hashed into every key, so changing what a
+ * key covers (adding a field, changing how paths are written) changes every key instead of
+ * letting a key of the old meaning hit under the new one.
+ */
+export const RUN_KEY_VERSION = 1
+
+/** Everything a `cairn run` key covers. Nothing else: never absolute paths, never timestamps. */
+export interface RunKeyParts {
+  /** The command and its arguments, exactly as given after `--`. */
+  command: readonly string[]
+  /** The working directory relative to the project root, `/`-separated; `.` for the root. */
+  cwd: string
+  /** Input files, sorted by path: root-relative path and content digest. */
+  inputs: readonly (readonly [path: string, digest: string])[]
+  /** The variables named by `--env`, sorted by name; null for a variable that is not set. */
+  env: Readonly<Record<string, string | null>>
+  /** Declared outputs, relative to the working directory, `/`-separated, sorted. */
+  outputs: readonly string[]
+  /** `--key-extra`, or null without it. */
+  keyExtra: string | null
+}
+
+/** The key of a `cairn run` step: `hasher.key` of its parts with the key version. */
+export function runKey(hasher: Hasher, parts: RunKeyParts): string {
+  return hasher.key({
+    cairnRun: RUN_KEY_VERSION,
+    command: [...parts.command],
+    cwd: parts.cwd,
+    inputs: parts.inputs.map(([path, digest]) => [path, digest]),
+    env: { ...parts.env },
+    outputs: [...parts.outputs],
+    keyExtra: parts.keyExtra,
+  })
+}
+
+/** The `[path, digest]` pairs of input files, in the order given (already sorted by path). */
+export async function digestInputs(
+  hasher: Hasher,
+  inputs: readonly InputFile[],
+): Promise<[path: string, digest: string][]> {
+  const pairs: [string, string][] = []
+  for (const input of inputs) {
+    pairs.push([input.path, await digestFile(hasher, input.absolute, statSync(input.absolute).size)])
+  }
+  return pairs
+}
+
+/** The values of the named variables, sorted by name; null for one that is not set. */
+export function pickEnv(env: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string | null> {
+  // No prototype: a variable named `__proto__` is a name like any other here.
+  const picked: Record<string, string | null> = Object.create(null)
+  for (const name of [...new Set(names)].sort()) picked[name] = env[name] ?? null
+  return picked
+}
