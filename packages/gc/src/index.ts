@@ -1,1 +1,13 @@
-export {}
+export { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type GcIo, gcMain } from './cli.js'
+export { LOCK_STALE_MS } from './lock.js'
+export {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_TEMP_GRACE_MS,
+  type Policy,
+  type Progress,
+  parseDuration,
+  parsePolicy,
+  parseSize,
+} from './policy.js'
+export { type PruneReport, prune, type Tally } from './prune.js'
+export type { Foreign } from './scan.js'

@@ -1,0 +1,437 @@
+/**
+ * `prune`: the whole GC run. In order, each step for a reason:
+ *
+ *   1. check the policy and that `dir` is a store (before anything is written);
+ *   2. `interval`: read gc.stamp and skip if the last prune is recent, unless a sampled estimate
+ *      says a budget is exceeded by more than 10% (a restored CI cache brings an old stamp back);
+ *   3. take gc.lock, or report busy (a real run only: a dry run writes nothing);
+ *   4. scan (scan.ts), then plan (plan.ts, pure);
+ *   5. remove the planned entries' records, each re-checked just before (remove.ts), and corrupt
+ *      entries through the store's own reader, which judges and cleans them as a get would;
+ *   6. sweep content no surviving entry refers to, through the store's handshake (sweep.ts);
+ *   7. remove temp debris older than the grace;
+ *   8. write gc.stamp, release the lock.
+ *
+ * Records go before content, so a reader sees a whole entry or none: one that opened the record
+ * before it went reads its content (still there: it is swept only after, and on POSIX an open
+ * file stays readable), one that did not gets a miss.
+ */
+
+import { statfsSync } from 'node:fs'
+import { join } from 'node:path'
+import { createHasher, DIGEST_LENGTH } from '@cairn/hash'
+import { CairnError, Layout } from '@cairn/store'
+import {
+  errnoOf,
+  ioError,
+  lstat,
+  type Marker,
+  readEntry,
+  readMarker,
+  removeUnusedContent,
+  runSync,
+  type StoreContext,
+  stat,
+} from '@cairn/store/protocol'
+import { runEach } from './drive.js'
+import { estimateStore } from './estimate.js'
+import { acquireLock, lockContext, releaseLock } from './lock.js'
+import { planPrune } from './plan.js'
+import { type CheckedPolicy, checkPolicy, hasBudget, type Policy } from './policy.js'
+import { removeDebris, removeEntryIfUnused } from './remove.js'
+import { type Foreign, type ScanResult, scanStore } from './scan.js'
+import { readStamp, writeStamp } from './stamp.js'
+import { ENTRY_CORRUPT, ENTRY_VALID, FILE_OTHER, FILE_REGULAR } from './table.js'
+
+/** Entries and the content bytes they refer to, each content counted once. */
+export interface Tally {
+  entries: number
+  bytes: number
+}
+
+/** What {@link prune} did (or, with `dryRun`, would do). */
+export interface PruneReport {
+  /** True when nothing was scanned or removed; `reason` says why. */
+  skipped: boolean
+  /** `interval`: the last completed prune is more recent than `policy.interval`. `busy`: another GC holds the lock. */
+  reason?: 'interval' | 'busy'
+  dryRun: boolean
+  /** Wall time of the whole call, ms. */
+  durationMs: number
+  /**
+   * Whole entries found, and the content bytes they refer to: entry sizes, each content
+   * counted once however many entries share it; never disk blocks.
+   */
+  scanned: Tally
+  /** Entries removed, and the content bytes no remaining entry refers to any more. */
+  removed: Tally
+  /** Entries that remain (including any used while the prune ran), and their content bytes. */
+  kept: Tally
+  /** Files removed from `tmp/`: debris of crashed writers, older than `tempGrace`. */
+  temp: { removed: number }
+  /** Entries removed because a reader would find them corrupt (torn record, missing content, ...). */
+  corrupt: { removed: number }
+  /**
+   * Content files deleted because no entry refers to them: those of removed entries once older
+   * than `tempGrace` (younger ones go in a later prune), and orphans. `bytes` is their file sizes.
+   */
+  content: { removed: number; bytes: number }
+  /** Names the store format does not define, found and left alone; `paths` lists the first 20. */
+  foreign: Foreign
+  /** Time spent in each phase, ms. */
+  phases: { scan: number; remove: number; sweep: number; temp: number }
+}
+
+/** A budget must be exceeded by this factor for a prune to ignore a recent stamp. */
+const OVER_BUDGET_FACTOR = 1.1
+
+/**
+ * Prunes the store in `dir` to `policy`: least recently used entries first, see
+ * {@link Policy}. Safe while builds read and write the store, and beside another prune or
+ * `store.delete` (see docs/DESIGN.md, "GC"). Builds never wait for it.
+ *
+ * @throws {CairnError} ERR_CAIRN_INVALID_POLICY (before touching the disk), ERR_CAIRN_NOT_A_STORE
+ *   (no store at `dir`), ERR_CAIRN_FORMAT (unreadable or newer marker), ERR_CAIRN_IO (a failure
+ *   that is not a race: permissions, a full disk). A failed prune writes no stamp.
+ */
+export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
+  const checked = checkPolicy(policy)
+  if (typeof dir !== 'string' || dir === '') {
+    throw new CairnError(
+      'ERR_CAIRN_INVALID_OPTION',
+      `prune needs a store directory path, got ${JSON.stringify(dir)}.`,
+    )
+  }
+  const clock = checked.now
+  const started = performance.now()
+  const now = clock()
+  const layout = new Layout(dir)
+  const marker = openExisting(layout)
+  const report = emptyReport(checked.dryRun)
+  const finish = (): PruneReport => {
+    report.durationMs = Math.round(performance.now() - started)
+    return report
+  }
+
+  if (checked.interval !== undefined && isRecent(runSync(readStamp(layout)), now, checked.interval)) {
+    if (!isOverBudget(layout, DIGEST_LENGTH[marker.algorithm], checked)) {
+      report.skipped = true
+      report.reason = 'interval'
+      return finish()
+    }
+  }
+
+  const owner = checked.dryRun ? undefined : runSync(acquireLock(lockContext(layout, now)), clock)
+  if (owner === 'busy') {
+    report.skipped = true
+    report.reason = 'busy'
+    return finish()
+  }
+  try {
+    // Made only now: loading the hasher costs more than the whole skipped path above.
+    await run(await storeContext(layout, marker), checked, now, report)
+    if (owner !== undefined) runSync(writeStamp(layout, clock()), clock)
+  } finally {
+    if (owner !== undefined) runSync(releaseLock(layout, owner), clock)
+  }
+  return finish()
+}
+
+/** Steps 4 to 7: scan, plan, remove, sweep, temp. Fills `report`. */
+async function run(
+  ctx: StoreContext,
+  policy: CheckedPolicy,
+  now: number,
+  report: PruneReport,
+): Promise<void> {
+  const { dryRun, concurrency, onProgress, now: clock } = policy
+  const cutoff = now - policy.tempGrace
+  let mark = performance.now()
+  const lap = (): number => {
+    const next = performance.now()
+    const ms = Math.round(next - mark)
+    mark = next
+    return ms
+  }
+
+  const scan = await scanStore(ctx.layout, {
+    digestLength: ctx.digestLength,
+    publishMode: ctx.publishMode,
+    now,
+    tempCutoff: cutoff,
+    onShard: (done) => onProgress?.({ phase: 'scan', done }),
+  })
+  report.foreign = scan.foreign
+  const { entries, contents } = scan
+  const planned = new Int32Array(entries.count)
+  for (let index = 0; index < entries.count; index++) {
+    planned[index] = entries.state[index] === ENTRY_VALID ? (entries.content[index] as number) : -1
+  }
+  const plan = planPrune(
+    {
+      count: entries.count,
+      lastUse: entries.mtime,
+      content: planned,
+      contentSize: contents.size,
+      contentCount: contents.count,
+    },
+    {
+      maxBytes: policy.maxBytes,
+      maxEntries: policy.maxEntries,
+      maxAge: policy.maxAge,
+      maxDiskPercent: policy.maxDiskPercent,
+      diskAvailable: policy.maxDiskPercent === undefined ? undefined : availableBytes(ctx.layout.dir),
+      now,
+    },
+  )
+  report.phases.scan = lap()
+
+  // Which entries remain after this prune; their contents must stay. Starts as the plan says.
+  const remains = new Uint8Array(entries.count).fill(1)
+  const victims: number[] = []
+  const corrupt: number[] = []
+  for (let index = 0; index < entries.count; index++) {
+    if (entries.state[index] === ENTRY_VALID && plan.keep[index] === 0) victims.push(index)
+    else if (entries.state[index] === ENTRY_CORRUPT) corrupt.push(index)
+  }
+  const total = victims.length + corrupt.length
+  if (dryRun) {
+    for (const index of victims) remains[index] = 0
+    for (const index of corrupt) remains[index] = 0
+    report.corrupt.removed = corrupt.length
+  } else {
+    await runEach(
+      victims,
+      (index) =>
+        removeEntryIfUnused(ctx, entries.key(index), {
+          mtimeMs: entries.mtime[index] as number,
+          ino: entries.ino[index] as number,
+        }),
+      (index, outcome) => {
+        if (outcome !== 'used') remains[index] = 0
+      },
+      { concurrency, clock, progress: (done) => onProgress?.({ phase: 'remove', done, total }) },
+    )
+    // The store's reader judges each again now (a writer may have repaired it since the scan)
+    // and removes what is still corrupt, exactly as a get would.
+    await runEach(
+      corrupt,
+      (index) => readEntry(ctx, entries.key(index), 'info'),
+      (index, outcome) => {
+        if (outcome.found) return
+        remains[index] = outcome.reason === 'absent' ? 0 : Number(entryStillThere(ctx, entries.key(index)))
+        if (remains[index] === 0) report.corrupt.removed += 1
+      },
+      {
+        concurrency,
+        clock,
+        progress: (done) => onProgress?.({ phase: 'remove', done: victims.length + done, total }),
+      },
+    )
+  }
+  tallyEntries(scan, remains, report)
+  report.phases.remove = lap()
+
+  await sweepContent(ctx, scan, remains, cutoff, policy, report)
+  report.phases.sweep = lap()
+
+  await removeTemp(ctx, scan, cutoff, policy, report)
+  report.phases.temp = lap()
+}
+
+/** Counts scanned, removed and kept from what remains: each content's bytes once per side. */
+function tallyEntries(scan: ScanResult, remains: Uint8Array, report: PruneReport): void {
+  const { entries, contents } = scan
+  const seen = new Uint8Array(contents.count)
+  const keptContent = new Uint8Array(contents.count)
+  for (let index = 0; index < entries.count; index++) {
+    if (entries.state[index] !== ENTRY_VALID) continue
+    const id = entries.content[index] as number
+    const size = contents.size[id] as number
+    report.scanned.entries += 1
+    if (seen[id] === 0) {
+      seen[id] = 1
+      report.scanned.bytes += size
+    }
+    if (remains[index] === 1) {
+      report.kept.entries += 1
+      if (keptContent[id] === 0) {
+        keptContent[id] = 1
+        report.kept.bytes += size
+      }
+    }
+  }
+  report.removed.entries = report.scanned.entries - report.kept.entries
+  report.removed.bytes = report.scanned.bytes - report.kept.bytes
+}
+
+/**
+ * Step 6: content files that no remaining entry refers to (whatever its state: a young or
+ * unremovable entry keeps its content too) and that are older than the grace go through the
+ * store's handshake, which keeps any a writer confirmed since the scan.
+ */
+async function sweepContent(
+  ctx: StoreContext,
+  scan: ScanResult,
+  remains: Uint8Array,
+  cutoff: number,
+  policy: CheckedPolicy,
+  report: PruneReport,
+): Promise<void> {
+  const { entries, contents } = scan
+  const referenced = new Uint8Array(contents.count)
+  for (let index = 0; index < entries.count; index++) {
+    const id = entries.content[index] as number
+    if (id >= 0 && remains[index] === 1) referenced[id] = 1
+  }
+  const unused: number[] = []
+  for (let id = 0; id < contents.count; id++) {
+    const kind = contents.fileKind[id]
+    if (referenced[id] === 1 || (kind !== FILE_REGULAR && kind !== FILE_OTHER)) continue
+    if ((contents.fileMtime[id] as number) < cutoff) unused.push(id)
+  }
+  const count = (id: number) => {
+    report.content.removed += 1
+    if (contents.fileKind[id] === FILE_REGULAR) report.content.bytes += contents.fileSize[id] as number
+  }
+  if (policy.dryRun) {
+    for (const id of unused) count(id)
+    return
+  }
+  await runEach(
+    unused,
+    (id) => removeUnusedContent(ctx, contents.digest(id), contents.fileMtime[id] as number, cutoff),
+    (id, outcome) => {
+      if (outcome === 'removed') count(id)
+    },
+    {
+      concurrency: policy.concurrency,
+      clock: policy.now,
+      progress: (done) => policy.onProgress?.({ phase: 'sweep', done, total: unused.length }),
+    },
+  )
+}
+
+/** Step 7: everything in tmp/ is Cairn's own; what is older than the grace is debris. */
+async function removeTemp(
+  ctx: StoreContext,
+  scan: ScanResult,
+  cutoff: number,
+  policy: CheckedPolicy,
+  report: PruneReport,
+): Promise<void> {
+  const { debris } = scan
+  if (policy.dryRun) {
+    report.temp.removed = debris.length
+    return
+  }
+  const tmp = ctx.layout.tmp
+  await runEach(
+    Uint32Array.from(debris.keys()),
+    (at) => removeDebris(join(tmp, (debris[at] as { name: string }).name), cutoff, ctx.platform),
+    (_, outcome) => {
+      if (outcome === 'removed' || outcome === 'gone') report.temp.removed += 1
+    },
+    {
+      concurrency: policy.concurrency,
+      clock: policy.now,
+      progress: (done) => policy.onProgress?.({ phase: 'temp', done, total: debris.length }),
+    },
+  )
+}
+
+/** The store's marker; ERR_CAIRN_NOT_A_STORE when `dir` is missing or holds no store. */
+function openExisting(layout: Layout): Marker {
+  try {
+    const info = runSync(stat(layout.dir))
+    if (info.kind !== 'directory') throw notAStore(layout, 'it is not a directory')
+  } catch (error) {
+    if (error instanceof CairnError) throw error
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw notAStore(layout, 'it does not exist')
+    throw ioError(error, 'opening the store', layout.dir)
+  }
+  const marker = runSync(readMarker(layout))
+  if (marker === undefined) throw notAStore(layout, 'it has no cairn-store.json marker')
+  return marker
+}
+
+function notAStore(layout: Layout, why: string): CairnError {
+  return new CairnError(
+    'ERR_CAIRN_NOT_A_STORE',
+    `${layout.dir} is not a Cairn store: ${why}. The GC prunes only stores, so a mistyped path never loses files: check the path.`,
+    { path: layout.dir },
+  )
+}
+
+/** What the store's own protocols need; the GC never reads content, so the hasher is unused. */
+async function storeContext(layout: Layout, marker: Marker): Promise<StoreContext> {
+  return {
+    layout,
+    hasher: await createHasher({ algorithm: marker.algorithm }),
+    digestLength: DIGEST_LENGTH[marker.algorithm],
+    verify: 'size',
+    touchInterval: 0,
+    durable: false,
+    publishMode: marker.publish,
+    platform: process.platform,
+    stats: { hits: 0, misses: 0, puts: 0, published: 0, corrupt: 0 },
+  }
+}
+
+/** A stamp in the future (a skewed clock, or one restored from elsewhere) does not count as recent. */
+function isRecent(lastPrune: number | undefined, now: number, interval: number): boolean {
+  return lastPrune !== undefined && lastPrune <= now && now - lastPrune < interval
+}
+
+/**
+ * Whether the store exceeds a size or count budget by more than 10%, from a sample of shards
+ * (estimate.ts): what lets budgets hold even when a restored stamp says a prune just ran.
+ */
+function isOverBudget(layout: Layout, digestLength: number, policy: CheckedPolicy): boolean {
+  if (!hasBudget(policy)) return false
+  const estimate = runSync(estimateStore(layout, digestLength), policy.now)
+  if (policy.maxEntries !== undefined && estimate.entries > policy.maxEntries * OVER_BUDGET_FACTOR)
+    return true
+  let byteBudget = policy.maxBytes
+  if (policy.maxDiskPercent !== undefined) {
+    const share = ((estimate.bytes + availableBytes(layout.dir)) * policy.maxDiskPercent) / 100
+    byteBudget = byteBudget === undefined ? share : Math.min(byteBudget, share)
+  }
+  return byteBudget !== undefined && estimate.bytes > byteBudget * OVER_BUDGET_FACTOR
+}
+
+/** Bytes available to this user on the store's filesystem, for maxDiskPercent. */
+function availableBytes(dir: string): number {
+  try {
+    const info = statfsSync(dir)
+    return Number(info.bavail) * Number(info.bsize)
+  } catch (error) {
+    throw ioError(error, 'measuring free space for maxDiskPercent on', dir)
+  }
+}
+
+function entryStillThere(ctx: StoreContext, key: string): boolean {
+  try {
+    runSync(lstat(ctx.layout.entryPath(key)))
+    return true
+  } catch {
+    return false
+  }
+}
+
+function emptyReport(dryRun: boolean): PruneReport {
+  return {
+    skipped: false,
+    dryRun,
+    durationMs: 0,
+    scanned: { entries: 0, bytes: 0 },
+    removed: { entries: 0, bytes: 0 },
+    kept: { entries: 0, bytes: 0 },
+    temp: { removed: 0 },
+    corrupt: { removed: 0 },
+    content: { removed: 0, bytes: 0 },
+    foreign: { count: 0, paths: [] },
+    phases: { scan: 0, remove: 0, sweep: 0, temp: 0 },
+  }
+}

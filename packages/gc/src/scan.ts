@@ -1,0 +1,347 @@
+/**
+ * The scan: one pass over a store that records, for every entry, its last-use time (the record
+ * file's mtime), inode, content digest and size; for every content file its size and mtime; and
+ * the debris in `tmp/`. It reads nothing but the small entry records.
+ *
+ * Shard by shard, with synchronous calls (runSync): a GC process does nothing else, and on this
+ * kind of machine readdirSync + lstatSync scanned 1M files in 4.1 s against 17 s for async
+ * lstat with 64 in flight. Between shards the scan yields to the event loop, so a build tool
+ * that embeds the GC keeps its timers and signals. Memory: one shard's names at a time, plus
+ * the compact tables of table.ts.
+ *
+ * Never follows a symlink: each directory is checked with lstat before it is listed, records are
+ * opened with O_NOFOLLOW, content and temp files are only lstat'ed. Names the format does not
+ * define, and directories where files belong, are reported as foreign and never touched.
+ */
+
+import { join, relative as relativePath } from 'node:path'
+import {
+  decodeRecord,
+  type EntryRecord,
+  isValidKey,
+  type Layout,
+  RECORD_MAX_BYTES,
+  ROOT_NAMES,
+  SHARDS,
+} from '@cairn/store'
+import {
+  COPY_MODE_GRACE_MS,
+  close,
+  errnoOf,
+  type FileStat,
+  fstat,
+  ioError,
+  lstat,
+  openForReading,
+  type Protocol,
+  type PublishMode,
+  read,
+  readdir,
+  runSync,
+} from '@cairn/store/protocol'
+import {
+  ContentTable,
+  ENTRY_CORRUPT,
+  ENTRY_DECODED,
+  ENTRY_VALID,
+  ENTRY_YOUNG,
+  EntryTable,
+  FILE_DIRECTORY,
+  FILE_NONE,
+  FILE_OTHER,
+  FILE_REGULAR,
+} from './table.js'
+
+/** How many foreign paths a report lists; the count covers all of them. */
+export const FOREIGN_LISTED = 20
+
+/** Names in a store that the format does not define, or directories where files belong. */
+export interface Foreign {
+  count: number
+  /** The first {@link FOREIGN_LISTED}, relative to the store directory. */
+  paths: string[]
+}
+
+/** A file in `tmp/` older than the grace period, as the scan saw it. */
+export interface Debris {
+  name: string
+  mtimeMs: number
+}
+
+export interface ScanResult {
+  entries: EntryTable
+  contents: ContentTable
+  debris: Debris[]
+  foreign: Foreign
+  /** Names examined: entries, content files, temp files. */
+  filesSeen: number
+}
+
+export interface ScanOptions {
+  /** Hex length of the store algorithm's digests. */
+  digestLength: number
+  publishMode: PublishMode
+  /** When the scan started, ms since the epoch. */
+  now: number
+  /** Temp files with an mtime before this are debris. */
+  tempCutoff: number
+  /** Called after each shard with the number of names examined so far. */
+  onShard?: (filesSeen: number) => void
+}
+
+const PLATFORM = { platform: process.platform }
+const SHARD_SET: ReadonlySet<string> = new Set(SHARDS)
+
+/** Scans the store; see the module comment. Throws CairnError for I/O failures (EACCES, EMFILE). */
+export async function scanStore(layout: Layout, options: ScanOptions): Promise<ScanResult> {
+  const scan: ScanResult = {
+    entries: new EntryTable(),
+    contents: new ContentTable(options.digestLength),
+    debris: [],
+    foreign: { count: 0, paths: [] },
+    filesSeen: 0,
+  }
+  const state: ScanState = { ...options, layout, scan, digestName: digestPattern(options.digestLength) }
+  runSync(scanRoot(state))
+  const entryShards = runSync(listShards(state, layout.entries))
+  for (const shard of entryShards) {
+    runSync(scanEntryShard(state, shard))
+    options.onShard?.(scan.filesSeen)
+    await yieldToEventLoop()
+  }
+  const contentShards = runSync(listShards(state, layout.content))
+  for (const shard of contentShards) {
+    runSync(scanContentShard(state, shard))
+    options.onShard?.(scan.filesSeen)
+    await yieldToEventLoop()
+  }
+  runSync(scanTemp(state))
+  options.onShard?.(scan.filesSeen)
+  classifyEntries(scan, options)
+  return scan
+}
+
+interface ScanState extends ScanOptions {
+  layout: Layout
+  scan: ScanResult
+  digestName: RegExp
+}
+
+function* scanRoot(state: ScanState): Protocol<void> {
+  for (const name of yield* readdir(state.layout.dir)) {
+    if (!ROOT_NAMES.includes(name)) addForeign(state, name)
+  }
+}
+
+/** The shard names under `entries/` or `content/`, reporting anything else there. */
+function* listShards(state: ScanState, path: string): Protocol<string[]> {
+  const names = yield* listDirectory(state, path)
+  const shards: string[] = []
+  for (const name of names) {
+    if (SHARD_SET.has(name)) shards.push(name)
+    else addForeign(state, relative(state, join(path, name)))
+  }
+  return shards.sort()
+}
+
+/**
+ * The names in a directory of the store; none if it is missing, and none (reported as foreign)
+ * if it is not a directory, so a symlink where a directory belongs is never listed or entered.
+ */
+function* listDirectory(state: ScanState, path: string): Protocol<string[]> {
+  let stat: FileStat
+  try {
+    stat = yield* lstat(path)
+  } catch (error) {
+    if (isGone(error)) return []
+    throw ioError(error, 'scanning', path)
+  }
+  if (stat.kind !== 'directory') {
+    addForeign(state, relative(state, path))
+    return []
+  }
+  try {
+    return yield* readdir(path)
+  } catch (error) {
+    if (isGone(error)) return []
+    throw ioError(error, 'listing', path)
+  }
+}
+
+function* scanEntryShard(state: ScanState, shard: string): Protocol<void> {
+  const { layout, scan } = state
+  const directory = layout.entryShard(shard)
+  for (const key of yield* listDirectory(state, directory)) {
+    scan.filesSeen += 1
+    if (!isValidKey(key) || !key.startsWith(shard)) {
+      addForeign(state, relative(state, join(directory, key)))
+      continue
+    }
+    const path = layout.entryPath(key)
+    const file = yield* readRecordFile(path, state.digestLength)
+    switch (file.kind) {
+      case 'gone':
+        break
+      case 'directory':
+        addForeign(state, relative(state, path))
+        break
+      case 'bad':
+        scan.entries.add(key, file.stat, -1, 0, false, badState(state, file.stat))
+        break
+      case 'record': {
+        const { record, stat } = file
+        const content = scan.contents.intern(record.digest)
+        scan.entries.add(key, stat, content, record.size, record.inline !== undefined, ENTRY_DECODED)
+      }
+    }
+  }
+}
+
+type RecordFile =
+  | { kind: 'record'; record: EntryRecord; stat: FileStat }
+  | { kind: 'bad'; stat: FileStat }
+  | { kind: 'directory' }
+  | { kind: 'gone' }
+
+/**
+ * Reads and decodes one entry record without following a symlink or blocking on a FIFO.
+ * Never touches the record's mtime: looking at an entry is not a use of it.
+ */
+function* readRecordFile(path: string, digestLength: number): Protocol<RecordFile> {
+  const fd = yield* openForReading(PLATFORM, path)
+  if (fd === 'absent' || fd === 'busy') return { kind: 'gone' }
+  if (typeof fd === 'string') {
+    // A symlink (O_NOFOLLOW refused it): judged by the link itself.
+    try {
+      return { kind: 'bad', stat: yield* lstat(path) }
+    } catch (error) {
+      if (isGone(error)) return { kind: 'gone' }
+      throw ioError(error, 'scanning', path)
+    }
+  }
+  try {
+    const stat = yield* fstat(fd)
+    if (stat.kind === 'directory') return { kind: 'directory' }
+    if (stat.kind !== 'file' || stat.size > RECORD_MAX_BYTES) return { kind: 'bad', stat }
+    const bytes = yield* read(fd, stat.size)
+    if (bytes.length !== stat.size) return { kind: 'bad', stat }
+    const record = decodeRecord(bytes, digestLength)
+    return typeof record === 'string' ? { kind: 'bad', stat } : { kind: 'record', record, stat }
+  } finally {
+    try {
+      yield* close(fd)
+    } catch {
+      // The descriptor is gone either way.
+    }
+  }
+}
+
+function* scanContentShard(state: ScanState, shard: string): Protocol<void> {
+  const { layout, scan } = state
+  const directory = layout.contentShard(shard)
+  for (const digest of yield* listDirectory(state, directory)) {
+    scan.filesSeen += 1
+    if (!state.digestName.test(digest) || !digest.startsWith(shard)) {
+      addForeign(state, relative(state, join(directory, digest)))
+      continue
+    }
+    const path = layout.contentPath(digest)
+    let stat: FileStat
+    try {
+      stat = yield* lstat(path)
+    } catch (error) {
+      if (isGone(error)) continue
+      throw ioError(error, 'scanning', path)
+    }
+    const index = scan.contents.intern(digest)
+    if (stat.kind === 'directory') {
+      addForeign(state, relative(state, path))
+      scan.contents.fileKind[index] = FILE_DIRECTORY
+      continue
+    }
+    scan.contents.fileKind[index] = stat.kind === 'file' ? FILE_REGULAR : FILE_OTHER
+    scan.contents.fileSize[index] = stat.size
+    scan.contents.fileMtime[index] = stat.mtimeMs
+  }
+}
+
+/** Everything in tmp/ is Cairn's; files older than the grace are debris. Directories are foreign. */
+function* scanTemp(state: ScanState): Protocol<void> {
+  const { layout, scan } = state
+  for (const name of yield* listDirectory(state, layout.tmp)) {
+    scan.filesSeen += 1
+    const path = join(layout.tmp, name)
+    let stat: FileStat
+    try {
+      stat = yield* lstat(path)
+    } catch (error) {
+      if (isGone(error)) continue
+      throw ioError(error, 'scanning', path)
+    }
+    if (stat.kind === 'directory') addForeign(state, relative(state, path))
+    else if (stat.mtimeMs < state.tempCutoff) scan.debris.push({ name, mtimeMs: stat.mtimeMs })
+  }
+}
+
+/**
+ * Decides, once every content file is known, which decoded entries are whole: inline, or with a
+ * regular content file of the record's size. The rest are corrupt, as a reader would find them
+ * (read.ts), except that in a copy-mode store content young enough to be still being copied is
+ * left alone. Counts each whole entry's reference to its content.
+ */
+function classifyEntries(scan: ScanResult, options: ScanOptions): void {
+  const { entries, contents } = scan
+  for (let index = 0; index < entries.count; index++) {
+    if (entries.state[index] !== ENTRY_DECODED) continue
+    const content = entries.content[index] as number
+    const size = entries.size[index] as number
+    let whole = entries.inline[index] === 1
+    if (!whole) {
+      whole = contents.fileKind[content] === FILE_REGULAR && contents.fileSize[content] === size
+      const stillCopying =
+        options.publishMode === 'copy' &&
+        contents.fileKind[content] !== FILE_NONE &&
+        options.now - (contents.fileMtime[content] as number) < COPY_MODE_GRACE_MS
+      if (!whole && stillCopying) {
+        entries.state[index] = ENTRY_YOUNG
+        continue
+      }
+    }
+    if (!whole) {
+      entries.state[index] = ENTRY_CORRUPT
+      continue
+    }
+    entries.state[index] = ENTRY_VALID
+    contents.refs[content] = (contents.refs[content] as number) + 1
+    if (contents.size[content] === -1) contents.size[content] = size
+  }
+}
+
+/** A bad record file is corrupt, unless a copy-mode store may still be writing it. */
+function badState(state: ScanState, stat: FileStat): number {
+  const young = state.publishMode === 'copy' && state.now - stat.mtimeMs < COPY_MODE_GRACE_MS
+  return young ? ENTRY_YOUNG : ENTRY_CORRUPT
+}
+
+function addForeign(state: ScanState, path: string): void {
+  const { foreign } = state.scan
+  foreign.count += 1
+  if (foreign.paths.length < FOREIGN_LISTED) foreign.paths.push(path)
+}
+
+function relative(state: ScanState, path: string): string {
+  return relativePath(state.layout.dir, path)
+}
+
+function digestPattern(digestLength: number): RegExp {
+  return new RegExp(`^[0-9a-f]{${digestLength}}$`)
+}
+
+function isGone(error: unknown): boolean {
+  const code = errnoOf(error)
+  return code === 'ENOENT' || code === 'ENOTDIR'
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
