@@ -1,0 +1,5 @@
+export { topWords, type WordCount } from './frequency.js'
+export { type Readability, readability } from './readability.js'
+export { analyse, formatReport, type Report } from './report.js'
+export { syllables } from './syllables.js'
+export { sentences, type Token, tokenize } from './tokenize.js'

@@ -1,0 +1,285 @@
+import type { DigestStream } from '@cairn/hash'
+import { networkFailure, RemoteFailure } from './failure.js'
+import { IdleTimer } from './idle-timer.js'
+import type { RemoteConfig } from './options.js'
+import type { RemoteStats } from './stats.js'
+
+/** The two halves of Bazel's HTTP cache protocol: action cache (records) and content. */
+export type Namespace = 'ac' | 'cas'
+
+/** An upload body, built afresh for each attempt; `progress` is called with each chunk's size. */
+export type BodySource = (progress: (bytes: number) => void) => Uint8Array | ReadableStream<Uint8Array>
+
+/**
+ * A client for one remote cache: `GET`, `HEAD` and `PUT` of `<base>/ac/<key>` and
+ * `<base>/cas/<digest>` with Node's fetch (undici, whose global agent keeps connections alive).
+ * Every method resolves with the answer or `undefined`/false for a 404, and otherwise throws a
+ * RemoteFailure (never another error): the caller turns those into misses.
+ *
+ * A request whose connection broke before any answer is tried once more: a keep-alive
+ * connection the server closed while idle fails that way, and nothing was done on the server.
+ * Every request here is idempotent (a PUT of the same name stores the same bytes).
+ */
+export class HttpCache {
+  readonly #config: RemoteConfig
+  readonly #stats: RemoteStats
+
+  constructor(config: RemoteConfig, stats: RemoteStats) {
+    this.#config = config
+    this.#stats = stats
+  }
+
+  /** `<base>/<namespace>/<name>`, without credentials: safe to print once redacted. */
+  url(namespace: Namespace, name: string): string {
+    return `${this.#config.baseUrl}/${namespace}/${name}`
+  }
+
+  /**
+   * A small document whole (a record), or undefined if the server has none. Waits at most
+   * `timeoutMs` in all.
+   *
+   * @throws {RemoteFailure} ERR_CAIRN_REMOTE_CORRUPT when the body is longer than `maxBytes`.
+   */
+  async getSmall(namespace: Namespace, name: string, maxBytes: number): Promise<Buffer | undefined> {
+    const request = `GET ${this.url(namespace, name)}`
+    const signal = AbortSignal.timeout(this.#config.timeoutMs)
+    const response = await this.#send(
+      request,
+      namespace,
+      name,
+      { method: 'GET', signal },
+      () => signal.aborted,
+    )
+    if (response === undefined) return undefined
+    const chunks: Uint8Array[] = []
+    let total = 0
+    try {
+      for await (const chunk of readChunks(response)) {
+        total += chunk.length
+        this.#stats.bytesDown += chunk.length
+        if (total > maxBytes) {
+          throw new RemoteFailure(
+            'ERR_CAIRN_REMOTE_CORRUPT',
+            request,
+            `the body is larger than ${maxBytes} bytes`,
+          )
+        }
+        chunks.push(chunk)
+      }
+    } catch (error) {
+      throw networkFailure(request, error, signal.aborted, this.#config.timeoutMs)
+    }
+    return Buffer.concat(chunks, total)
+  }
+
+  /**
+   * Content, as chunks checked while they arrive: the iterable throws ERR_CAIRN_REMOTE_CORRUPT
+   * at the first byte past `size`, and at the end if there were fewer bytes or their digest
+   * (computed with `check`) is not `digest`. So a consumer that publishes only after the last
+   * chunk (Store.put of an iterable) never publishes wrong bytes. Undefined if the server has
+   * none. The wait for the answer and for each chunk is at most `timeoutMs`. Abandoning the
+   * iteration (break, or an error in the consumer) closes the request.
+   */
+  async getContent(
+    digest: string,
+    size: number,
+    check: DigestStream,
+  ): Promise<AsyncIterable<Uint8Array> | undefined> {
+    const request = `GET ${this.url('cas', digest)}`
+    const timer = new IdleTimer(this.#config.timeoutMs)
+    let response: Response | undefined
+    try {
+      response = await this.#send(
+        request,
+        'cas',
+        digest,
+        { method: 'GET', signal: timer.signal },
+        () => timer.signal.aborted,
+      )
+    } finally {
+      if (response === undefined) timer.clear()
+    }
+    if (response === undefined) return undefined
+    const announced = response.headers.get('content-length')
+    if (announced !== null && Number(announced) !== size) {
+      timer.clear()
+      await cancel(response)
+      throw new RemoteFailure(
+        'ERR_CAIRN_REMOTE_CORRUPT',
+        request,
+        `the server announces ${announced} bytes; the record says ${size}`,
+      )
+    }
+    return this.#checkedChunks(request, response, timer, { digest, size, check })
+  }
+
+  async *#checkedChunks(
+    request: string,
+    response: Response,
+    timer: IdleTimer,
+    expected: { digest: string; size: number; check: DigestStream },
+  ): AsyncGenerator<Uint8Array> {
+    let total = 0
+    try {
+      for await (const chunk of readChunks(response)) {
+        timer.refresh()
+        total += chunk.length
+        this.#stats.bytesDown += chunk.length
+        if (total > expected.size) {
+          throw new RemoteFailure(
+            'ERR_CAIRN_REMOTE_CORRUPT',
+            request,
+            `the body is longer than ${expected.size} bytes`,
+          )
+        }
+        expected.check.update(chunk)
+        yield chunk
+      }
+    } catch (error) {
+      throw networkFailure(request, error, timer.signal.aborted, this.#config.timeoutMs)
+    } finally {
+      timer.clear()
+    }
+    if (total !== expected.size) {
+      throw new RemoteFailure(
+        'ERR_CAIRN_REMOTE_CORRUPT',
+        request,
+        `the body ended after ${total} of ${expected.size} bytes`,
+      )
+    }
+    const found = expected.check.digest()
+    if (found !== expected.digest) {
+      throw new RemoteFailure('ERR_CAIRN_REMOTE_CORRUPT', request, `the body's digest is ${found}`)
+    }
+  }
+
+  /** Whether the server has `<namespace>/<name>` (HEAD). */
+  async has(namespace: Namespace, name: string): Promise<boolean> {
+    const request = `HEAD ${this.url(namespace, name)}`
+    const signal = AbortSignal.timeout(this.#config.timeoutMs)
+    const response = await this.#send(
+      request,
+      namespace,
+      name,
+      { method: 'HEAD', signal },
+      () => signal.aborted,
+    )
+    if (response === undefined) return false
+    await cancel(response)
+    return true
+  }
+
+  /**
+   * Stores `size` bytes at `<namespace>/<name>` (PUT). The wait for the answer, and between two
+   * chunks the server accepts, is at most `timeoutMs`.
+   */
+  async put(namespace: Namespace, name: string, size: number, body: BodySource): Promise<void> {
+    const request = `PUT ${this.url(namespace, name)}`
+    const timer = new IdleTimer(this.#config.timeoutMs)
+    try {
+      const response = await this.#send(
+        request,
+        namespace,
+        name,
+        () => {
+          const bytes = body((n) => {
+            timer.refresh()
+            this.#stats.bytesUp += n
+          })
+          if (bytes instanceof Uint8Array) this.#stats.bytesUp += bytes.length
+          return {
+            method: 'PUT',
+            signal: timer.signal,
+            body: bytes,
+            // A stream has no length of its own; bazel-remote wants one, and nginx stores a
+            // chunked body through a temp file anyway.
+            headers: { 'content-length': String(size) },
+            duplex: 'half',
+          }
+        },
+        () => timer.signal.aborted,
+      )
+      if (response === undefined) {
+        throw new RemoteFailure(
+          'ERR_CAIRN_REMOTE_STATUS',
+          request,
+          'HTTP 404 (the server does not accept uploads here)',
+          {
+            status: 404,
+          },
+        )
+      }
+      await cancel(response)
+    } finally {
+      timer.clear()
+    }
+  }
+
+  /**
+   * Sends a request (retrying once if the connection broke before any answer) and returns the
+   * response for a 2xx status, undefined for 404; throws a RemoteFailure for anything else.
+   */
+  async #send(
+    request: string,
+    namespace: Namespace,
+    name: string,
+    init: RequestInit | (() => RequestInit & { duplex?: 'half' }),
+    timedOut: () => boolean,
+  ): Promise<Response | undefined> {
+    const url = this.url(namespace, name)
+    let response: Response
+    for (let attempt = 1; ; attempt++) {
+      const options = typeof init === 'function' ? init() : init
+      try {
+        response = await fetch(url, {
+          ...options,
+          headers: { ...this.#config.headers, ...(options.headers as Record<string, string> | undefined) },
+          // A redirect is reported, not followed: following one could carry credentials to
+          // another host, and a cache that redirects is misconfigured.
+          redirect: 'manual',
+        })
+        break
+      } catch (error) {
+        const failure = networkFailure(request, error, timedOut(), this.#config.timeoutMs)
+        if (failure.retryable && attempt === 1) continue
+        throw failure
+      }
+    }
+    if (response.status === 404) {
+      await cancel(response)
+      return undefined
+    }
+    if (response.status < 200 || response.status > 299) {
+      await cancel(response)
+      throw new RemoteFailure('ERR_CAIRN_REMOTE_STATUS', request, `HTTP ${response.status}`, {
+        status: response.status,
+      })
+    }
+    return response
+  }
+}
+
+/** The body's chunks; an empty body (HEAD, 204) has none. */
+async function* readChunks(response: Response): AsyncGenerator<Uint8Array> {
+  if (response.body === null) return
+  const reader = response.body.getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return
+      yield value
+    }
+  } finally {
+    // Abandoned early (too long, corrupt, consumer failed): close the connection's stream.
+    reader.cancel().catch(() => {})
+  }
+}
+
+/** Discards a body we do not read, so its connection can be reused or closed. */
+async function cancel(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel()
+  } catch {
+    // The connection is already gone; nothing to release.
+  }
+}
