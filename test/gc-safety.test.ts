@@ -1,0 +1,116 @@
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { PruneReport } from '@cairn/gc'
+import { openStore } from '@cairn/store'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { expectedBytes, keyOf } from './fixtures/workload.js'
+import { fixture, removeTempDirs, runNode, tempDir } from './helpers/processes.js'
+
+const CAIRN_GC = fileURLToPath(new URL('../../packages/gc/dist/bin.js', import.meta.url))
+
+interface WorkerCounts {
+  ops: number
+  hits: number
+  misses: number
+  published: number
+  wrong: number
+  errors: number
+  firstError: string
+}
+
+interface GcCounts {
+  prunes: number
+  busy: number
+  removed: number
+  contentRemoved: number
+  errors: number
+  firstError: string
+}
+
+const safety = suite('GC beside running builds')
+safety.after(removeTempDirs)
+
+const WORKERS = 4
+const DURATION_MS = 3000
+/** Far above the few ms a write of the workload takes; see fixtures/gc-loop.ts. */
+const TEMP_GRACE_MS = 200
+
+safety(
+  `a GC pruning to zero while ${WORKERS} processes read and write: every read is a miss or exact, no errors`,
+  async () => {
+    const dir = tempDir()
+    await openStore(dir)
+    // Half run the store's own concurrency workload (inline and shared content, deletes), half
+    // put content of their own per key, so the GC keeps sweeping content they publish again.
+    const workers = Array.from({ length: WORKERS }, (_, i) =>
+      runNode(fixture(i % 2 === 0 ? 'gc-worker' : 'store-worker'), [
+        dir,
+        String(DURATION_MS),
+        String(500 + i),
+        ...(i % 2 === 0 ? [] : ['mixed']),
+      ]),
+    )
+    const gcRun = runNode(fixture('gc-loop'), [dir, String(DURATION_MS), String(TEMP_GRACE_MS)])
+    const [gcResult, ...results] = await Promise.all([gcRun, ...workers])
+    assert.ok(gcResult)
+    assert.is(gcResult.code, 0, gcResult.stderr)
+    const gc = JSON.parse(gcResult.stdout) as GcCounts
+    assert.is(gc.errors, 0, gc.firstError)
+    const total = { ops: 0, hits: 0, misses: 0, published: 0, wrong: 0, errors: 0 }
+    for (const result of results) {
+      assert.is(result.code, 0, result.stderr)
+      const counts = JSON.parse(result.stdout) as WorkerCounts
+      assert.is(counts.errors, 0, counts.firstError)
+      for (const name of Object.keys(total) as (keyof typeof total)[]) total[name] += counts[name]
+    }
+    console.log(`    workers: ${JSON.stringify(total)}\n    gc: ${JSON.stringify(gc)}`)
+    assert.is(total.wrong, 0, 'no read returned wrong bytes')
+    assert.ok(total.hits > 100, 'the workers hit entries between prunes')
+    assert.ok(gc.prunes >= 3, 'the GC ran several times')
+    assert.ok(gc.removed > 50, 'the GC removed entries the workers had written')
+    assert.ok(gc.contentRemoved > 0, 'the GC swept content while workers re-published it (the handshake)')
+    // Whatever survived is whole and correct, and a final prune empties the store.
+    const store = await openStore(dir)
+    for (let index = 0; index < 48; index++) {
+      const entry = await store.get(keyOf(index))
+      if (entry) assert.ok(entry.data.equals(expectedBytes(index)), `key ${index}`)
+    }
+    const last = await runNode(CAIRN_GC, [dir, '--max-entries', '0', '--temp-grace', '0', '--json'])
+    assert.is(last.code, 0, last.stderr)
+    assert.is((JSON.parse(last.stdout) as PruneReport).kept.entries, 0)
+    const left = readdirSync(join(dir, 'entries')).flatMap((shard) =>
+      readdirSync(join(dir, 'entries', shard)),
+    )
+    assert.equal(left, [])
+  },
+)
+
+safety('two cairn-gc processes on one store at once both exit 0, and one does the work', async () => {
+  const dir = tempDir()
+  const store = await openStore(dir)
+  const COUNT = 3000
+  for (let i = 0; i < COUNT; i++) store.putSync(keyOf(10_000 + i), expectedBytes(i))
+  const args = [dir, '--max-entries', '0', '--temp-grace', '0', '--json']
+  const both = await Promise.all([runNode(CAIRN_GC, args), runNode(CAIRN_GC, args)])
+  const reports = both.map((result) => {
+    assert.is(result.code, 0, result.stderr)
+    return JSON.parse(result.stdout) as PruneReport
+  })
+  console.log(`    reasons: ${reports.map((r) => r.reason ?? 'pruned').join(', ')}`)
+  const removed = reports.reduce((sum, report) => sum + report.removed.entries, 0)
+  assert.is(removed, COUNT, 'every entry was removed exactly once')
+  assert.ok(reports.some((report) => !report.skipped))
+  for (let i = 0; i < COUNT; i += 97) assert.is(store.hasSync(keyOf(10_000 + i)), false)
+  assert.equal(readdirSync(dir).sort(), [
+    'CACHEDIR.TAG',
+    'cairn-store.json',
+    'content',
+    'entries',
+    'gc.stamp',
+    'tmp',
+  ])
+})
+
+safety.run()
