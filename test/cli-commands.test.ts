@@ -36,7 +36,7 @@ usage.after(removeTempDirs)
 usage('every subcommand prints its help with --help and exits 0', async () => {
   const { run } = setup()
   const names = COMMANDS.map((command) => command.name)
-  for (const name of ['run', 'put', 'get', 'has', 'rm', 'key', 'ls', 'stats', 'verify']) {
+  for (const name of ['run', 'put', 'get', 'has', 'rm', 'key', 'ls', 'stats', 'verify', 'gc']) {
     assert.ok(names.includes(name), `${name} is a command`)
     const help = await run([name, '--help'])
     assert.is(help.code, 0, `${name} --help: ${help.stderr}`)
@@ -368,6 +368,53 @@ verifying('verify re-hashes everything; damage exits 1 until --fix removes it', 
 })
 
 verifying.run()
+
+// ---
+
+const gc = suite('gc')
+gc.after(removeTempDirs)
+
+gc("cairn gc takes cairn-gc's flags and prunes --store, a <store-dir>, or the default store", async () => {
+  const { cwd, store, run } = setup()
+  for (const [i, key] of [KEY, OTHER_KEY, 'ffffeeeeddddccccbbbbaaaa99998887'].entries()) {
+    await run(['put', '--store', store, key, '-'], `entry ${i}`)
+  }
+  const dry = await run(['gc', '--store', store, '--max-entries', '2', '--dry-run', '--json'])
+  assert.is(dry.code, 0, dry.stderr)
+  const planned = JSON.parse(dry.stdout) as {
+    dryRun: boolean
+    scanned: { entries: number }
+    removed: { entries: number }
+  }
+  assert.is(planned.dryRun, true)
+  assert.is(planned.scanned.entries, 3)
+  assert.is(planned.removed.entries, 1)
+  assert.is(JSON.parse((await run(['ls', '--store', store, '--json'])).stdout).length, 3)
+
+  const pruned = await run(['gc', store, '--max-entries', '2', '--json'])
+  assert.is(pruned.code, 0, pruned.stderr)
+  assert.is((JSON.parse(pruned.stdout) as { kept: { entries: number } }).kept.entries, 2)
+  const viaEnv = await cli(['gc', '--max-entries=1', '--quiet'], { cwd, env: { CAIRN_DIR: store } })
+  assert.is(viaEnv.code, 0, viaEnv.stderr)
+  assert.is(viaEnv.stdout, '')
+  assert.is(JSON.parse((await run(['ls', '--store', store, '--json'])).stdout).length, 1)
+})
+
+gc('cairn gc without a budget, or with a bad one, is bad usage', async () => {
+  const { store, run } = setup()
+  await run(['put', '--store', store, KEY, '-'], 'x')
+  for (const argv of [
+    ['gc', '--store', store],
+    ['gc', '--store', store, '--max-size', 'lots'],
+    ['gc', '--store', store, '--frobnicate'],
+  ]) {
+    const result = await run(argv)
+    assert.is(result.code, 2, `${argv.join(' ')}: ${result.stderr}`)
+    assert.match(result.stderr, /^usage: cairn gc /m)
+  }
+})
+
+gc.run()
 
 // ---
 

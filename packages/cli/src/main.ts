@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { UsageError, wantsHelp } from './args.js'
 import type { Command } from './command.js'
+import { gcCommand } from './commands/gc.js'
 import { getCommand } from './commands/get.js'
 import { hasCommand } from './commands/has.js'
 import { keyCommand } from './commands/key.js'
@@ -25,6 +26,7 @@ export const COMMANDS: readonly Command[] = [
   lsCommand,
   statsCommand,
   verifyCommand,
+  gcCommand,
 ]
 
 const USAGE = 'cairn <command> [options]   (cairn --help lists the commands)'
