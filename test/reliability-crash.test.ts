@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { prune } from '@cairn/gc'
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -71,13 +72,26 @@ crash(
       assert.is(store.stats().corrupt, 0, `no torn entry became visible after kill ${kill}`)
       debris = readdirSync(join(dir, 'tmp')).length
     }
+    // Debris is all a crash leaves, and a prune with no grace clears it without touching an entry.
+    const before = await openStore(dir)
+    let entriesBefore = 0
+    for await (const _ of before.entries()) entriesBefore += 1
+    const report = await prune(dir, { maxAge: 365 * 24 * 3600_000, tempGrace: 0 })
+    assert.is(report.temp.removed, debris, 'the prune removed every temp file the kills left')
+    assert.equal(readdirSync(join(dir, 'tmp')), [], 'no debris remains after the prune')
+    assert.is(report.removed.entries, 0, 'no entry was removed')
+    assert.is(report.kept.entries, entriesBefore)
     // The store is still usable after all that.
     const store = await openStore(dir)
+    for (let index = 0; index < written + 100; index++) {
+      const entry = store.getSync(crashKey(index))
+      if (entry) assert.ok(entry.data.equals(crashBytes(index)), `entry ${index} after the prune`)
+    }
     const key = crashKey(1_000_000)
     assert.ok((await store.put(key, crashBytes(7))).published)
     assert.ok((await store.get(key))?.data.equals(crashBytes(7)))
     console.log(
-      `    ${KILLS} kills, ${checkedHits} hits checked, 0 wrong, ${debris} temp files of debris left`,
+      `    ${KILLS} kills, ${checkedHits} hits checked, 0 wrong, ${debris} temp files of debris, all removed by prune({ tempGrace: 0 })`,
     )
   },
 )
