@@ -4,8 +4,17 @@
 
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
+import { prune } from '@cairn/gc'
 import { decodeRecord, type JsonValue, openStore, RECORD_MAX_BYTES } from '@cairn/store'
 import fc from 'fast-check'
 import { suite } from 'uvu'
@@ -81,6 +90,39 @@ hostile(
     )
   },
 )
+
+hostile('a prune to zero clears hostile files without following, hanging or leaving debris', async () => {
+  const outside = tempDir('cairn-outside-')
+  const replacements = hostileReplacements(outside)
+  const dir = tempDir()
+  const store = await openStore(dir)
+  for (const [, make] of replacements) {
+    for (const target of ['record', 'content'] as const) {
+      const key = randomBytes(16).toString('hex')
+      const { digest } = await store.put(key, randomBytes(10_000))
+      const path = target === 'record' ? entryPath(dir, key) : contentPath(dir, digest)
+      replace(path, () => make(path))
+    }
+  }
+  const report = await prune(dir, { maxEntries: 0, tempGrace: 0 })
+  assert.is(report.skipped, false)
+  assert.is(report.kept.entries, 0)
+  assert.ok(report.corrupt.removed >= replacements.length - 1, `${report.corrupt.removed} corrupt removed`)
+  assert.is(readFileSync(join(outside, 'secret'), 'utf8'), 'outside the store', 'no symlink was followed')
+  // What is left is what the GC must never delete: the directories standing where files belong
+  // (reported, not removed), and nothing else.
+  const left = listFiles(dir).filter((path) => !/^(cairn-store\.json|CACHEDIR\.TAG|gc\.stamp)$/.test(path))
+  assert.equal(left, [], 'nothing but directories remains')
+  console.log(`    ${replacements.length * 2} hostile files: ${report.corrupt.removed} removed as corrupt`)
+})
+
+/** Every non-directory under `dir`, relative, without following symlinks. */
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((item) => {
+    const path = prefix ? `${prefix}/${item.name}` : item.name
+    return item.isDirectory() ? listFiles(dir, path) : [path]
+  })
+}
 
 hostile('a record with a huge size field, or another format version, is a miss', async () => {
   const dir = tempDir()
