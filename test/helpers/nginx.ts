@@ -1,5 +1,5 @@
 // A real nginx serving a WebDAV PUT-enabled cache directory on loopback, for the remote tests
-// and the remote benchmark's twin (bench/remote.mjs starts its own the same way).
+// and bench/remote.mjs (which imports the compiled copy in test/dist/helpers).
 //
 // Everything nginx writes (pid, logs, request-body temp files, the cache itself) lives in one
 // temp directory. nginx runs in the foreground (`daemon off`) as our child, so stopping it is
