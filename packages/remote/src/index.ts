@@ -21,3 +21,4 @@ export {
 } from './remote-record.js'
 export { type CacheStore, openRemoteStore, RemoteStore } from './remote-store.js'
 export type { RemoteStats } from './stats.js'
+export { REMOTE_STATS_FILE, readRemoteStats, recordRemoteStats, remoteStatsPath } from './stats-file.js'

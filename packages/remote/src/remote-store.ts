@@ -235,7 +235,7 @@ export class RemoteStore implements CacheStore {
 
   /** A local miss: the remote's entry, published locally, or undefined on any failure. */
   async #download(key: string, keep: boolean): Promise<Download | undefined> {
-    if (!this.#breaker.allows()) {
+    if (!this.#breaker.allows() || !this.#shareable(key)) {
       this.#stats.misses += 1
       return undefined
     }
@@ -266,7 +266,7 @@ export class RemoteStore implements CacheStore {
   }
 
   #uploadAfter(result: PutResult): PutResult {
-    if (this.#config.readOnly || this.#pending.has(result.key)) return result
+    if (this.#config.readOnly || this.#pending.has(result.key) || !this.#shareable(result.key)) return result
     // An entry this put did not create may have come from the remote, or been uploaded by an
     // earlier run: the upload first asks whether the remote has its record.
     const upload = this.#uploads(() => this.#upload(result.key, !result.published)).finally(() => {
@@ -292,6 +292,20 @@ export class RemoteStore implements CacheStore {
       if (error instanceof RemoteFailure) this.#failed(error, 'the upload is dropped')
       else this.#warnings.once('upload', `uploading ${key} failed: ${String(error)} (the upload is dropped)`)
     }
+  }
+
+  /**
+   * Whether `key` may go to the remote. bazel-remote accepts only 64-hex-character ac/ names
+   * (SHA-256 sized); a sha256 store's keys from @cairn/hash are, but a caller's own shorter
+   * keys would be refused with HTTP 400 on every request, so they stay local, said once.
+   */
+  #shareable(key: string): boolean {
+    if (this.#config.server !== 'bazel-remote' || key.length === 64) return true
+    this.#warnings.once(
+      'key-length',
+      `bazel-remote accepts only 64-character keys; entries with other keys (such as ${key}) stay local.`,
+    )
+    return false
   }
 
   /** Counts a failed request, says so once per kind, and feeds the circuit breaker. */

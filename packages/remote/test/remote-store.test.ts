@@ -241,4 +241,19 @@ tier('damaged downloads are misses and publish nothing', async () => {
   assert.match(lines.join('\n'), "the body's digest is")
 })
 
+tier('with bazel-remote, keys that are not 64 characters stay local, said once', async () => {
+  const lines: string[] = []
+  const a = await machine({ server: 'bazel-remote' }, lines)
+  await a.put('0123456789abcdef', 'short key')
+  assert.is(await a.get('fedcba9876543210'), undefined)
+  await a.put(key64(70), 'long key')
+  await a.flush()
+  assert.equal(
+    server.log.filter((line) => !line.endsWith(key64(70)) && !line.startsWith('PUT /cas/')),
+    [],
+  )
+  assert.is(lines.length, 1)
+  assert.match(lines[0] as string, 'only 64-character keys')
+})
+
 tier.run()
