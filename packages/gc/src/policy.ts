@@ -52,7 +52,10 @@ export interface Policy {
    * publishes content before its entry). Must exceed the longest write. Default 3,600,000 (1 hour).
    */
   tempGrace?: number
-  /** Report what would go, delete nothing, write nothing (no lock, no stamp). Default false. */
+  /**
+   * Report what would go, delete nothing, write nothing (no lock, no stamp). Default false. A dry
+   * run skips on `interval` as a real run would; it takes no lock, so it runs beside another GC.
+   */
   dryRun?: boolean
   /**
    * Filesystem operations in flight while removing files (p-limit, fed one shard at a time).
@@ -60,7 +63,7 @@ export interface Policy {
    * (bench/gc.mjs). The scan always uses synchronous calls, shard by shard (scan.ts says why).
    */
   concurrency?: number
-  /** Called after each shard of each phase; keep it cheap. */
+  /** Called after each shard of the scan and each batch of 1,024 removals; keep it cheap. */
   onProgress?: (progress: Progress) => void
   /** The clock, in ms since the epoch. For tests; default Date.now. */
   now?: () => number

@@ -28,7 +28,6 @@ import {
   type Marker,
   readEntry,
   readMarker,
-  removeUnusedContent,
   runSync,
   type StoreContext,
   stat,
@@ -38,7 +37,7 @@ import { estimateStore } from './estimate.js'
 import { acquireLock, lockContext, releaseLock } from './lock.js'
 import { planPrune } from './plan.js'
 import { type CheckedPolicy, checkPolicy, hasBudget, type Policy } from './policy.js'
-import { removeDebris, removeEntryIfUnused } from './remove.js'
+import { removeContentIfUnused, removeDebris, removeEntryIfUnused } from './remove.js'
 import { type Foreign, type ScanResult, scanStore } from './scan.js'
 import { readStamp, writeStamp } from './stamp.js'
 import { ENTRY_CORRUPT, ENTRY_VALID, FILE_OTHER, FILE_REGULAR } from './table.js'
@@ -188,12 +187,11 @@ async function run(
 
   // Which entries remain after this prune; their contents must stay. Starts as the plan says.
   const remains = new Uint8Array(entries.count).fill(1)
-  const victims: number[] = []
-  const corrupt: number[] = []
-  for (let index = 0; index < entries.count; index++) {
-    if (entries.state[index] === ENTRY_VALID && plan.keep[index] === 0) victims.push(index)
-    else if (entries.state[index] === ENTRY_CORRUPT) corrupt.push(index)
-  }
+  const victims = select(
+    entries.count,
+    (index) => entries.state[index] === ENTRY_VALID && plan.keep[index] === 0,
+  )
+  const corrupt = select(entries.count, (index) => entries.state[index] === ENTRY_CORRUPT)
   const total = victims.length + corrupt.length
   if (dryRun) {
     for (const index of victims) remains[index] = 0
@@ -284,12 +282,14 @@ async function sweepContent(
     const id = entries.content[index] as number
     if (id >= 0 && remains[index] === 1) referenced[id] = 1
   }
-  const unused: number[] = []
-  for (let id = 0; id < contents.count; id++) {
+  const unused = select(contents.count, (id) => {
     const kind = contents.fileKind[id]
-    if (referenced[id] === 1 || (kind !== FILE_REGULAR && kind !== FILE_OTHER)) continue
-    if ((contents.fileMtime[id] as number) < cutoff) unused.push(id)
-  }
+    return (
+      referenced[id] === 0 &&
+      (kind === FILE_REGULAR || kind === FILE_OTHER) &&
+      (contents.fileMtime[id] as number) < cutoff
+    )
+  })
   const count = (id: number) => {
     report.content.removed += 1
     if (contents.fileKind[id] === FILE_REGULAR) report.content.bytes += contents.fileSize[id] as number
@@ -300,7 +300,7 @@ async function sweepContent(
   }
   await runEach(
     unused,
-    (id) => removeUnusedContent(ctx, contents.digest(id), contents.fileMtime[id] as number, cutoff),
+    (id) => removeContentIfUnused(ctx, contents.digest(id), contents.fileMtime[id] as number, cutoff),
     (id, outcome) => {
       if (outcome === 'removed') count(id)
     },
@@ -418,6 +418,16 @@ function entryStillThere(ctx: StoreContext, key: string): boolean {
   } catch {
     return false
   }
+}
+
+/** The numbers below `count` that `test` accepts, in a typed array (4 bytes each at 1M entries). */
+function select(count: number, test: (index: number) => boolean): Uint32Array {
+  let found = 0
+  for (let index = 0; index < count; index++) if (test(index)) found += 1
+  const out = new Uint32Array(found)
+  let at = 0
+  for (let index = 0; index < count; index++) if (test(index)) out[at++] = index
+  return out
 }
 
 function emptyReport(dryRun: boolean): PruneReport {

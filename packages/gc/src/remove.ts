@@ -9,14 +9,16 @@
  * that changed since the scan stays.
  */
 
-import type { FileStat } from '@cairn/store/protocol'
 import {
   deleteEntry,
   errnoOf,
+  type FileStat,
   ioError,
   lstat,
   type Protocol,
+  removeUnusedContent,
   type StoreContext,
+  type SweepResult,
   unlink,
 } from '@cairn/store/protocol'
 
@@ -45,6 +47,27 @@ export function* removeEntryIfUnused(
   }
   if (current.kind !== 'file' || current.ino !== seen.ino || current.mtimeMs !== seen.mtimeMs) return 'used'
   return (yield* deleteEntry(ctx, key)) ? 'removed' : 'gone'
+}
+
+/**
+ * Deletes unreferenced content through the store's handshake (sweep.ts), with the GC's error
+ * rules on top: on Windows a content file a reader holds open cannot be renamed (EPERM, EACCES,
+ * EBUSY), so it stays for the next prune instead of failing this one; any other failure becomes
+ * a CairnError (ERR_CAIRN_IO) naming the file.
+ */
+export function* removeContentIfUnused(
+  ctx: StoreContext,
+  digest: string,
+  seenMtimeMs: number,
+  cutoffMs: number,
+): Protocol<SweepResult> {
+  try {
+    return yield* removeUnusedContent(ctx, digest, seenMtimeMs, cutoffMs)
+  } catch (error) {
+    const code = errnoOf(error)
+    if (ctx.platform === 'win32' && (code === 'EPERM' || code === 'EACCES' || code === 'EBUSY')) return 'kept'
+    throw ioError(error, 'sweeping unused content', ctx.layout.contentPath(digest))
+  }
 }
 
 /**
