@@ -35,19 +35,25 @@ export async function downloadEntry(
 ): Promise<Download> {
   const record = await fetchRecord(client, hasher, key)
   if (typeof record === 'string') return { found: false, reason: record }
-  const chunks = await client.getContent(record.digest, record.size, hasher.stream())
+  const content = await client.getContent(record.digest, record.size, hasher.stream())
   // The record is there but not its content: the server evicted it (or an upload broke off
   // between the two, which uploadEntry's order makes impossible for a correct server).
-  if (chunks === undefined) return { found: false, reason: 'absent' }
+  if (content === undefined) return { found: false, reason: 'absent' }
   const metadata = record.metadata === undefined ? {} : { metadata: record.metadata }
-  if (!keep) {
-    await local.put(key, chunks, metadata)
-    return { found: true, entry: undefined }
+  let data: Buffer | undefined
+  try {
+    if (keep) {
+      const parts: Uint8Array[] = []
+      for await (const chunk of content.chunks) parts.push(chunk)
+      data = Buffer.concat(parts, record.size)
+      await local.put(key, data, metadata)
+    } else {
+      await local.put(key, content.chunks, metadata)
+    }
+  } finally {
+    await content.close()
   }
-  const parts: Uint8Array[] = []
-  for await (const chunk of chunks) parts.push(chunk)
-  const data = Buffer.concat(parts, record.size)
-  await local.put(key, data, metadata)
+  if (data === undefined) return { found: true, entry: undefined }
   return {
     found: true,
     entry: {

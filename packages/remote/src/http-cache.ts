@@ -7,6 +7,12 @@ import type { RemoteStats } from './stats.js'
 /** The two halves of Bazel's HTTP cache protocol: action cache (records) and content. */
 export type Namespace = 'ac' | 'cas'
 
+/** A content download in progress; see HttpCache.getContent. */
+export interface ContentBody {
+  chunks: AsyncIterable<Uint8Array>
+  close(): Promise<void>
+}
+
 /** An upload body, built afresh for each attempt; `progress` is called with each chunk's size. */
 export type BodySource = (progress: (bytes: number) => void) => Uint8Array | ReadableStream<Uint8Array>
 
@@ -77,14 +83,11 @@ export class HttpCache {
    * at the first byte past `size`, and at the end if there were fewer bytes or their digest
    * (computed with `check`) is not `digest`. So a consumer that publishes only after the last
    * chunk (Store.put of an iterable) never publishes wrong bytes. Undefined if the server has
-   * none. The wait for the answer and for each chunk is at most `timeoutMs`. Abandoning the
-   * iteration (break, or an error in the consumer) closes the request.
+   * none. The wait for the answer and for each chunk is at most `timeoutMs`. The caller must
+   * call `close()` when done (it may not have iterated at all): it ends the request and its
+   * timer.
    */
-  async getContent(
-    digest: string,
-    size: number,
-    check: DigestStream,
-  ): Promise<AsyncIterable<Uint8Array> | undefined> {
+  async getContent(digest: string, size: number, check: DigestStream): Promise<ContentBody | undefined> {
     const request = `GET ${this.url('cas', digest)}`
     const timer = new IdleTimer(this.#config.timeoutMs)
     let response: Response | undefined
@@ -110,7 +113,14 @@ export class HttpCache {
         `the server announces ${announced} bytes; the record says ${size}`,
       )
     }
-    return this.#checkedChunks(request, response, timer, { digest, size, check })
+    const body = response
+    return {
+      chunks: this.#checkedChunks(request, response, timer, { digest, size, check }),
+      close: async () => {
+        timer.clear()
+        await cancel(body)
+      },
+    }
   }
 
   async *#checkedChunks(

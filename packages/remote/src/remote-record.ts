@@ -89,5 +89,8 @@ export function decodeRemoteRecord(
   }
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return 'bad-record'
   if (typeof time !== 'number' || !Number.isFinite(time)) return 'bad-record'
+  // The local store refuses larger metadata; publishing it would throw, not miss.
+  if (metadata !== undefined && Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES)
+    return 'bad-record'
   return { key, algorithm, digest, size, time, metadata: metadata as JsonValue | undefined }
 }

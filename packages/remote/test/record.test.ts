@@ -40,6 +40,7 @@ records('every unusable document is a reason, never a throw', () => {
   same(variant({ size: -1 }), 'bad-record')
   same(variant({ size: '5' }), 'bad-record')
   same(variant({ time: null }), 'bad-record')
+  same(variant({ metadata: 'm'.repeat(65_535) }), 'bad-record') // more than the store accepts
   for (let i = 0; i < 2000; i++) {
     const bytes = Buffer.from(encodeRemoteRecord(record))
     bytes[i % bytes.length] = (bytes[i % bytes.length] as number) ^ (1 + (i % 255))
