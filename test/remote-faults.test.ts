@@ -71,7 +71,7 @@ faults.after(async () => {
   removeTempDirs()
 })
 
-const kinds: FaultKind[] = ['drop', 'status-500', 'truncate', 'flip', 'extend', 'hang', 'delay']
+const kinds: FaultKind[] = ['drop', 'status-500', 'truncate', 'flip', 'extend', 'hang', 'stall', 'delay']
 
 faults(
   'every fault on the record or the content is a miss or the right bytes, within the timeout',
@@ -103,7 +103,7 @@ faults(
 
 faults('a damaged download through materialize and getStream is a miss and leaves no file', async () => {
   const reader = await machine(proxy.url)
-  for (const kind of ['flip', 'truncate', 'extend', 'drop'] as const) {
+  for (const kind of ['flip', 'truncate', 'extend', 'drop', 'stall'] as const) {
     const { key, data } = await seed(`stream-${kind}`, 300_000)
     proxy.fault = { kind, match: /^GET \/cache\/cas\// }
     const dest = join(tempDir(), 'out.bin')

@@ -103,7 +103,8 @@ export class HttpCache {
       if (response === undefined) timer.clear()
     }
     if (response === undefined) return undefined
-    const announced = response.headers.get('content-length')
+    // A compressed answer announces its compressed length; fetch hands us the decoded bytes.
+    const announced = response.headers.get('content-encoding') ? null : response.headers.get('content-length')
     if (announced !== null && Number(announced) !== size) {
       timer.clear()
       await cancel(response)
