@@ -6,15 +6,17 @@
 // killing one process we started. `master_process off` keeps it to that one process and, as
 // root, stops it switching workers to `nobody`, who could not write our 0700 temp directory.
 
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export interface Nginx {
-  /** Base URL of the cache location, e.g. `http://127.0.0.1:40123/cache`. */
+  /** Base URL of the cache location, e.g. `http://127.0.0.1:40123/cache` (`https://` with tls). */
   url: string
+  /** With tls: the self-signed certificate (PEM) a client must trust, for NODE_EXTRA_CA_CERTS. */
+  certificate: string | undefined
   port: number
   /** The directory nginx serves: `<root>/cache/ac/<key>`, `<root>/cache/cas/<digest>`. */
   root: string
@@ -29,8 +31,11 @@ export function nginxBinary(): string {
   return existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 }
 
-/** The config: one server on 127.0.0.1:`port`, `/cache/` accepting PUT of any size. */
-export function nginxConfig(dir: string, port: number): string {
+/**
+ * The config: one server on 127.0.0.1:`port`, `/cache/` accepting PUT of any size; with `tls`,
+ * HTTPS with the certificate and key in `dir`.
+ */
+export function nginxConfig(dir: string, port: number, tls = false): string {
   return `daemon off;
 master_process off;
 worker_processes 1;
@@ -49,7 +54,7 @@ http {
   sendfile on;
   keepalive_timeout 65s;
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${tls ? ` ssl;\n    ssl_certificate ${dir}/cert.pem;\n    ssl_certificate_key ${dir}/key.pem` : ''};
     root ${dir}/root;
     location /cache/ {
       log_not_found off;
@@ -63,16 +68,21 @@ http {
 `
 }
 
-/** Starts nginx on a free loopback port; rejects with its error log if it does not come up. */
-export async function startNginx(): Promise<Nginx> {
+/**
+ * Starts nginx on a free loopback port; rejects with its error log if it does not come up. With
+ * `tls`, it serves HTTPS with a fresh self-signed certificate for 127.0.0.1 (openssl).
+ */
+export async function startNginx(options: { tls?: boolean } = {}): Promise<Nginx> {
+  const tls = options.tls ?? false
   const dir = mkdtempSync(join(tmpdir(), 'cairn-nginx-'))
   const root = join(dir, 'root')
   mkdirSync(join(root, 'cache'), { recursive: true })
+  if (tls) makeCertificate(dir)
   // A port freed just now can be taken by someone else before nginx binds it: try a few.
   let lastError: unknown
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort()
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port))
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, tls))
     const child = spawn(
       nginxBinary(),
       ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
@@ -92,7 +102,8 @@ export async function startNginx(): Promise<Nginx> {
       continue
     }
     return {
-      url: `http://127.0.0.1:${port}/cache`,
+      url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/cache`,
+      certificate: tls ? join(dir, 'cert.pem') : undefined,
       port,
       root: join(root, 'cache'),
       requests: () => {
@@ -107,6 +118,33 @@ export async function startNginx(): Promise<Nginx> {
   }
   rmSync(dir, { recursive: true, force: true })
   throw lastError
+}
+
+/** A self-signed EC certificate for 127.0.0.1, valid for a day: cert.pem and key.pem in `dir`. */
+function makeCertificate(dir: string): void {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  )
 }
 
 function errorLog(dir: string): string {
