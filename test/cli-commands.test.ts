@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { COMMANDS, defaultStoreDir } from '@cairn/cli'
+import { COMMANDS, defaultStoreDir, RUN_KEY_VERSION, runKey } from '@cairn/cli'
 import { createHasher, hashKey } from '@cairn/hash'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -415,6 +415,52 @@ gc('cairn gc without a budget, or with a bad one, is bad usage', async () => {
 })
 
 gc.run()
+
+// ---
+
+const runKeys = suite('the run key')
+
+runKeys('is the key of the value docs/FORMAT.md describes, field by field', async () => {
+  const hasher = await createHasher()
+  const parts = {
+    command: ['tsc', '-p', '.'],
+    cwd: '.',
+    inputs: [
+      ['src/main.ts', '9c04e1'],
+      ['tsconfig.json', '26c782'],
+    ] as [string, string][],
+    env: { NODE_ENV: 'production', TARGET: null },
+    outputs: ['dist', 'tsconfig.tsbuildinfo'],
+    keyExtra: 'typescript@5.9.3',
+  }
+  const documented = {
+    cairnRun: 1,
+    command: ['tsc', '-p', '.'],
+    cwd: '.',
+    inputs: [
+      ['src/main.ts', '9c04e1'],
+      ['tsconfig.json', '26c782'],
+    ],
+    env: { NODE_ENV: 'production', TARGET: null },
+    outputs: ['dist', 'tsconfig.tsbuildinfo'],
+    keyExtra: 'typescript@5.9.3',
+  }
+  assert.is(RUN_KEY_VERSION, 1)
+  assert.is(runKey(hasher, parts), hasher.key(documented))
+  // Each part counts.
+  const variants = [
+    { ...parts, command: ['tsc', '-p', 'src'] },
+    { ...parts, cwd: 'packages/app' },
+    { ...parts, inputs: [['src/main.ts', '9c04e2']] as [string, string][] },
+    { ...parts, env: { NODE_ENV: 'production', TARGET: '' } },
+    { ...parts, outputs: ['dist'] },
+    { ...parts, keyExtra: null },
+  ]
+  const keys = new Set([runKey(hasher, parts), ...variants.map((variant) => runKey(hasher, variant))])
+  assert.is(keys.size, variants.length + 1)
+})
+
+runKeys.run()
 
 // ---
 
