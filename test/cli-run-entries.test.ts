@@ -117,3 +117,32 @@ hostile(
 )
 
 hostile.run()
+
+// ---
+
+const overlap = suite('cairn run: inputs and outputs')
+overlap.after(removeTempDirs)
+
+overlap('files under the declared outputs are never inputs, so a glob covering them still hits', async () => {
+  const { project, store, runs } = setup()
+  const run = () =>
+    cli(['run', '--store', store, '--inputs', '**/*.txt', '--outputs', 'out', '--', ...STEP], {
+      cwd: project,
+    })
+  const first = await run()
+  assert.match(first.stderr, /^cairn: miss /m)
+  assert.ok(existsSync(join(project, 'out', 'a.txt')), 'the step wrote a .txt file the glob matches')
+  assert.match((await run()).stderr, /^cairn: hit /m)
+  assert.is(runs(), 1)
+  const onlyOutputs = await cli(
+    ['run', '--store', store, '--inputs', 'out/*.txt', '--outputs', 'out', '--', ...STEP],
+    { cwd: project },
+  )
+  assert.is(onlyOutputs.code, 2)
+  assert.match(
+    onlyOutputs.stderr,
+    /^cairn: --inputs "out\/\*\.txt" matches only files under the declared outputs/m,
+  )
+})
+
+overlap.run()

@@ -24,6 +24,8 @@ export interface ExpandOptions {
   root: string
   /** Whether a pattern may match nothing (`--allow-empty`); otherwise that is a UsageError. */
   allowEmpty: boolean
+  /** Absolute paths (the declared outputs, the store) whose files are never inputs. */
+  exclude: readonly string[]
 }
 
 /**
@@ -31,6 +33,10 @@ export interface ExpandOptions {
  * Patterns are tinyglobby globs relative to the working directory, with shell conventions:
  * `*` and `**` do not match names starting with a dot (name them explicitly), and a directory
  * stands for every file under it. Only files are inputs; symbolic links are followed.
+ *
+ * Files under a declared output or the store are left out: `--inputs '**\/*.ts' --outputs dist`
+ * would otherwise count the `.d.ts` files the step writes as its inputs, and every run would
+ * change the next one's key, so the step would never hit.
  *
  * A pattern that matches nothing is a UsageError (exit 2) unless `allowEmpty`: it is almost
  * always a typo, and a typo in an input list makes a key that ignores the inputs it meant,
@@ -43,13 +49,19 @@ export async function expandInputs(
   const byPath = new Map<string, InputFile>()
   for (const pattern of patterns) {
     const matches = await glob(pattern, { cwd: options.cwd, onlyFiles: true, dot: false })
-    if (matches.length === 0 && !options.allowEmpty) {
+    const files = matches
+      .map((match) => resolve(options.cwd, match))
+      .filter((absolute) => !options.exclude.some((excluded) => containsPath(excluded, absolute)))
+    if (files.length === 0 && !options.allowEmpty) {
+      const where =
+        matches.length === 0
+          ? `no file in ${options.cwd}`
+          : 'only files under the declared outputs or the store'
       throw new UsageError(
-        `--inputs ${JSON.stringify(pattern)} matches no file in ${options.cwd} (pass --allow-empty if that is expected).`,
+        `--inputs ${JSON.stringify(pattern)} matches ${where} (pass --allow-empty if that is expected).`,
       )
     }
-    for (const match of matches) {
-      const absolute = resolve(options.cwd, match)
+    for (const absolute of files) {
       const path = toPosixPath(
         containsPath(options.root, absolute) ? relative(options.root, absolute) : absolute,
       )

@@ -59,7 +59,8 @@ Never the checkout's absolute path, never timestamps: two checkouts of a reposit
 
 Options:
   --inputs GLOB...     input files (globs relative to the working directory; a directory means
-                       every file under it; * does not match dot files); repeatable
+                       every file under it; * does not match dot files; files under the
+                       outputs or the store are left out); repeatable
   --outputs PATH...    files and directories the command writes; repeatable
   --env NAME...        environment variables whose values the outputs depend on; repeatable
   --key-extra STRING   anything else the outputs depend on (a tool version, a platform)
@@ -170,7 +171,12 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
   }
   let inputs: Awaited<ReturnType<typeof expandInputs>>
   try {
-    inputs = await expandInputs(options.inputs, { cwd: io.cwd, root, allowEmpty: options.allowEmpty })
+    inputs = await expandInputs(options.inputs, {
+      cwd: io.cwd,
+      root,
+      allowEmpty: options.allowEmpty,
+      exclude: [...outputs.map((output) => output.absolute), storeDir],
+    })
   } catch (error) {
     if (error instanceof UsageError) throw new UsageError(error.message, usage)
     throw error
