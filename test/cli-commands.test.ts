@@ -1,6 +1,7 @@
 // Every `cairn` subcommand but `run` (tested end to end in cli-run.test.ts): exit codes, --json
 // output, --help, bad usage. In-process through main(argv, io), with temp stores.
 
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -8,6 +9,7 @@ import { COMMANDS, defaultStoreDir, RUN_KEY_VERSION, runKey } from '@cairn/cli'
 import { createHasher, hashKey } from '@cairn/hash'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { CAIRN_BIN } from './fixtures/cli-harness.js'
 import { cli } from './fixtures/cli-in-process.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
 
@@ -179,6 +181,27 @@ entries('put refuses a directory and a store that is not one, with exit 1', asyn
   assert.is(notStore.code, 1)
   assert.match(notStore.stderr, /^cairn: .*not a Cairn store|^cairn: .*is not a store/i)
 })
+
+entries(
+  'get into a pipe whose reader stops early exits as SIGPIPE would, without a stack trace',
+  async () => {
+    const { cwd, store, run } = setup()
+    await run(['put', '--store', store, KEY, '-'], Buffer.alloc(8 * 1024 * 1024, 1))
+    const child = spawn(process.execPath, [CAIRN_BIN, 'get', '--store', store, KEY], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk
+    })
+    // Read one chunk, then close the pipe, as `| head -c 1` does.
+    child.stdout.once('data', () => child.stdout.destroy())
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    assert.is(code, 141)
+    assert.is(stderr, '')
+  },
+)
 
 entries.run()
 
