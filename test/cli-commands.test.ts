@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { COMMANDS, defaultStoreDir, RUN_KEY_VERSION, runKey } from '@cairn/cli'
+import { COMMANDS, defaultStoreDir, RUN_KEY_VERSION, relocatable, runKey } from '@cairn/cli'
 import { createHasher, hashKey } from '@cairn/hash'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -481,6 +481,19 @@ runKeys('is the key of the value docs/FORMAT.md describes, field by field', asyn
   ]
   const keys = new Set([runKey(hasher, parts), ...variants.map((variant) => runKey(hasher, variant))])
   assert.is(keys.size, variants.length + 1)
+})
+
+runKeys('writes the project root as <root> only where it is a whole path prefix', () => {
+  const root = '/ci/build-4711/app'
+  assert.is(relocatable('/ci/build-4711/app/scripts/build.js', root), '<root>/scripts/build.js')
+  assert.is(relocatable('--outDir=/ci/build-4711/app/dist', root), '--outDir=<root>/dist')
+  assert.is(relocatable('/ci/build-4711/app', root), '<root>')
+  assert.is(relocatable('a:/ci/build-4711/app/x:/ci/build-4711/app', root), 'a:<root>/x:<root>')
+  assert.is(relocatable('/ci/build-4711/apple/x', root), '/ci/build-4711/apple/x')
+  assert.is(relocatable('/ci/build-4711', root), '/ci/build-4711')
+  assert.is(relocatable('/usr/bin/node', '/'), '/usr/bin/node', 'a filesystem root is never replaced')
+  assert.is(relocatable('C:\\w\\a.b\\x', 'C:\\w\\a.b'), '<root>\\x')
+  assert.is(relocatable('C:\\w\\aXb\\x', 'C:\\w\\a.b'), 'C:\\w\\aXb\\x', 'the root is not a pattern')
 })
 
 runKeys.run()

@@ -1,7 +1,7 @@
 // `cairn run` end to end: the built CLI as a real child process, caching a real (fake) build
 // step that writes every kind of output, in temp projects and stores.
 
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -194,6 +194,36 @@ keys('a second checkout of the project in another place hits, and gets identical
   assert.is(expectOutcome(await run({ cwd: elsewhere }), 'hit'), first)
   assert.is(runs(elsewhere), 1, 'the copy of the run log shows only the first run')
   assert.equal(snapshot(elsewhere, OUTPUTS), built)
+})
+
+keys('a command given absolute paths into its checkout hits from a checkout elsewhere', async () => {
+  const { base, project, store } = setup()
+  copyFileSync(BUILD_SCRIPT, join(project, 'build.js'))
+  // The script, its run log and an --env value all name paths inside the checkout.
+  const build = (checkout: string) =>
+    cairn(
+      [
+        'run',
+        '--store',
+        store,
+        '--inputs',
+        'src/*.txt',
+        '--outputs',
+        ...OUTPUTS,
+        '--env',
+        'FLAVOR',
+        '--',
+        process.execPath,
+        join(checkout, 'build.js'),
+        join(checkout, 'runs.log'),
+      ],
+      { cwd: checkout, env: { FLAVOR: join(checkout, 'flavour') } },
+    )
+  const first = expectOutcome(await build(project), 'miss')
+  const elsewhere = copyProject(project, join(base, 'moved', 'checkout'))
+  rmSync(join(elsewhere, 'out'), { recursive: true })
+  assert.is(expectOutcome(await build(elsewhere), 'hit'), first)
+  assert.equal(snapshot(elsewhere, OUTPUTS), snapshot(project, OUTPUTS))
 })
 
 keys('the working directory relative to the project root is in the key', async () => {

@@ -12,13 +12,19 @@ export const RUN_KEY_VERSION = 1
 
 /** Everything a `cairn run` key covers. Nothing else: never absolute paths, never timestamps. */
 export interface RunKeyParts {
-  /** The command and its arguments, exactly as given after `--`. */
+  /**
+   * The command and its arguments as given after `--`, except that the project root's absolute
+   * path is written `<root>` (see relocatable.ts).
+   */
   command: readonly string[]
   /** The working directory relative to the project root, `/`-separated; `.` for the root. */
   cwd: string
   /** Input files, sorted by path: root-relative path and content digest. */
   inputs: readonly (readonly [path: string, digest: string])[]
-  /** The variables named by `--env`, sorted by name; null for a variable that is not set. */
+  /**
+   * The variables named by `--env`, sorted by name, the project root written `<root>`; null for a
+   * variable that is not set.
+   */
   env: Readonly<Record<string, string | null>>
   /** Declared outputs, relative to the working directory, `/`-separated, sorted. */
   outputs: readonly string[]
@@ -51,10 +57,20 @@ export async function digestInputs(
   return pairs
 }
 
-/** The values of the named variables, sorted by name; null for one that is not set. */
-export function pickEnv(env: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string | null> {
+/**
+ * The values of the named variables, sorted by name, each passed through `map`; null for one
+ * that is not set.
+ */
+export function pickEnv(
+  env: NodeJS.ProcessEnv,
+  names: readonly string[],
+  map: (value: string) => string = (value) => value,
+): Record<string, string | null> {
   // No prototype: a variable named `__proto__` is a name like any other here.
   const picked: Record<string, string | null> = Object.create(null)
-  for (const name of [...new Set(names)].sort()) picked[name] = env[name] ?? null
+  for (const name of [...new Set(names)].sort()) {
+    const value = env[name]
+    picked[name] = value === undefined ? null : map(value)
+  }
   return picked
 }

@@ -13,6 +13,7 @@ import { envFlag, type Io, note } from '../io.js'
 import { encodeManifest, parseManifest, type RunManifest } from '../manifest.js'
 import { openStoreForWriting } from '../open-store.js'
 import { findProjectRoot } from '../project-root.js'
+import { relocatable } from '../relocatable.js'
 import { isUsageError } from '../report-error.js'
 import { readBlob, restoreOutputs } from '../restore-outputs.js'
 import { CommandNotStartedError, type CommandResult, runCommand } from '../run-command.js'
@@ -55,7 +56,8 @@ replayed, with exit code 0. A command that fails is not cached.
 The key covers: the command and its arguments; the working directory relative to the project
 root (the nearest directory with a .git or package.json); every input file's path (relative to
 the project root) and content; the --env variables' values; the declared outputs; --key-extra.
-Never the checkout's absolute path, never timestamps: two checkouts of a repository share hits.
+Never the checkout's absolute path (in arguments and --env values it counts as "<root>"), never
+timestamps: two checkouts of a repository share hits.
 
 Options:
   --inputs GLOB...     input files (globs relative to the working directory; a directory means
@@ -184,10 +186,10 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
   const store = await openStoreForWriting(options.store, io)
   const hasher = await createHasher({ algorithm: store.algorithm })
   const key = runKey(hasher, {
-    command: options.command,
+    command: options.command.map((arg) => relocatable(arg, root)),
     cwd: toPosixPath(relative(root, io.cwd)) || '.',
     inputs: await digestInputs(hasher, inputs),
-    env: pickEnv(io.env, options.env),
+    env: pickEnv(io.env, options.env, (value) => relocatable(value, root)),
     outputs: outputs.map((output) => output.path),
     keyExtra: options.keyExtra,
   })
