@@ -85,6 +85,7 @@ shared('content is uploaded before its record', async () => {
   const key = hasher.key('order')
   await a.put(key, randomBytes(10_000))
   await a.flush()
+  await nginx.settle()
   const puts = nginx.requests().filter((line) => line.startsWith('PUT'))
   const recordAt = puts.findIndex((line) => line.includes(`/ac/${key}`))
   const digest = (await a.info(key))?.digest as string
@@ -102,13 +103,15 @@ shared(
     writeFileSync(file, bytes)
     const digest = hasher.bytes(bytes)
     await a.putFile(digest, file)
+    await a.flush()
     await a.put(hasher.key('same bytes, another key'), bytes)
     await a.flush()
+    await nginx.settle()
     const contentPuts = nginx.requests().filter((line) => line === `PUT /cache/cas/${digest} 201`)
     assert.is(
       contentPuts.length,
       1,
-      'the second upload found the content there (HEAD) and sent only its record',
+      'the later upload found the content there (HEAD) and sent only its record',
     )
     const dest = join(tempDir(), 'restored.js')
     assert.ok(await b.materialize(digest, dest))
@@ -122,12 +125,14 @@ shared('read-only mode downloads, and never sends a PUT', async () => {
   await writer.put(key, 'shared bytes')
   await writer.flush()
   const reader = await machine({ mode: 'read-only' })
+  await nginx.settle()
   const before = nginx.requests().length
   assert.is((await reader.get(key))?.data.toString(), 'shared bytes')
   await reader.put(hasher.key('reader 1'), randomBytes(100_000))
   reader.putSync(hasher.key('reader 2'), 'small')
   await reader.putFile(hasher.key('reader 3'), join(nginx.root, 'ac', key))
   await reader.flush()
+  await nginx.settle()
   const requests = nginx.requests().slice(before)
   assert.equal(
     requests.filter((line) => !line.startsWith('GET')),

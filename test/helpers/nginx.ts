@@ -22,6 +22,12 @@ export interface Nginx {
   root: string
   /** Requests nginx has logged so far, as `METHOD /path STATUS` lines. */
   requests(): string[]
+  /**
+   * Resolves once every request answered so far is in the log: nginx writes a line just after
+   * the answer, so a client can be a step ahead. Sends one GET of a unique name and waits for
+   * its line (lines are written in the order requests end).
+   */
+  settle(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -101,18 +107,30 @@ export async function startNginx(options: { tls?: boolean } = {}): Promise<Nginx
       lastError = new Error(`nginx did not start: ${(error as Error).message}\n${stderr}${errorLog(dir)}`)
       continue
     }
+    const requests = () => {
+      try {
+        return readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean)
+      } catch {
+        return []
+      }
+    }
+    const settle = async () => {
+      const name = `/cache/settle-${process.hrtime.bigint()}`
+      await fetch(`http://127.0.0.1:${port}${name}`).then(
+        (response) => response.body?.cancel(),
+        () => {},
+      )
+      for (let i = 0; i < 200 && !requests().some((line) => line.startsWith(`GET ${name} `)); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    }
     return {
       url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/cache`,
       certificate: tls ? join(dir, 'cert.pem') : undefined,
       port,
       root: join(root, 'cache'),
-      requests: () => {
-        try {
-          return readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean)
-        } catch {
-          return []
-        }
-      },
+      requests,
+      settle,
       stop: () => stopChild(child).finally(() => rmSync(dir, { recursive: true, force: true })),
     }
   }
