@@ -16,7 +16,7 @@ import { removeTempDirs, tempDir } from './helpers/processes.js'
 
 const TIMEOUT_MS = 400
 /** What a hung request may cost beyond the timeout: scheduling, a retry's connect, a slow CI. */
-const SLACK_MS = 600
+const SLACK_MS = 1000
 
 let nginx: Nginx
 let proxy: FaultProxy
