@@ -66,8 +66,8 @@ faults.before.each(() => {
   proxy.fault = undefined
 })
 faults.after(async () => {
-  await proxy.close()
-  await nginx.stop()
+  await proxy?.close()
+  await nginx?.stop()
   removeTempDirs()
 })
 

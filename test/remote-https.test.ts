@@ -26,7 +26,7 @@ https.before(async () => {
   nginx = await startNginx({ tls: true })
 })
 https.after(async () => {
-  await nginx.stop()
+  await nginx?.stop()
   removeTempDirs()
 })
 

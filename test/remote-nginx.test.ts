@@ -29,7 +29,7 @@ shared.before(async () => {
   hasher = await createHasher({ algorithm: 'sha256' })
 })
 shared.after(async () => {
-  await nginx.stop()
+  await nginx?.stop()
   removeTempDirs()
 })
 

@@ -104,6 +104,14 @@ export async function startNginx(options: { tls?: boolean } = {}): Promise<Nginx
       await waitForPort(port, child)
     } catch (error) {
       child.kill('SIGKILL')
+      if ((error as { code?: string }).code === 'ENOENT') {
+        rmSync(dir, { recursive: true, force: true })
+        throw loud(
+          new Error(
+            `${nginxBinary()} not found: the remote tests need nginx (apt-get install -y nginx, or set NGINX_BIN).`,
+          ),
+        )
+      }
       lastError = new Error(`nginx did not start: ${(error as Error).message}\n${stderr}${errorLog(dir)}`)
       continue
     }
@@ -135,7 +143,13 @@ export async function startNginx(options: { tls?: boolean } = {}): Promise<Nginx
     }
   }
   rmSync(dir, { recursive: true, force: true })
-  throw lastError
+  throw loud(lastError as Error)
+}
+
+/** `error`, printed first: uvu reports a suite whose `before` hook throws as 0 passed, silently. */
+function loud(error: Error): Error {
+  process.stderr.write(`${error.message}\n`)
+  return error
 }
 
 /** A self-signed EC certificate for 127.0.0.1, valid for a day: cert.pem and key.pem in `dir`. */
