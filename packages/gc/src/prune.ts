@@ -390,7 +390,8 @@ function isRecent(lastPrune: number | undefined, now: number, interval: number):
  */
 function isOverBudget(layout: Layout, digestLength: number, policy: CheckedPolicy): boolean {
   if (!hasBudget(policy)) return false
-  const estimate = runSync(estimateStore(layout, digestLength), policy.now)
+  const needBytes = policy.maxBytes !== undefined || policy.maxDiskPercent !== undefined
+  const estimate = runSync(estimateStore(layout, digestLength, needBytes), policy.now)
   if (policy.maxEntries !== undefined && estimate.entries > policy.maxEntries * OVER_BUDGET_FACTOR)
     return true
   let byteBudget = policy.maxBytes

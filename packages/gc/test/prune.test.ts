@@ -406,6 +406,17 @@ schedule(
   },
 )
 
+schedule('a byte budget exceeded by more than 10% also overrides a recent stamp', async () => {
+  const { dir, store } = await storeWith(20) // 20 content files of 5,000 bytes
+  await prune(dir, { maxBytes: 10 ** 6, interval: HOUR, now: at })
+  const within = await prune(dir, { maxBytes: 95_000, interval: HOUR, now: at })
+  assert.is(within.reason, 'interval', '100,000 bytes is within 10% of 95,000')
+  const over = await prune(dir, { maxBytes: 50_000, interval: HOUR, now: at })
+  assert.is(over.skipped, false)
+  assert.equal(over.kept, { entries: 10, bytes: 50_000 })
+  assert.equal(present(store, 20), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
+})
+
 schedule('a held lock makes a prune report busy and leaves the lock alone', async () => {
   const { dir, store } = await storeWith(3)
   const layout = new Layout(dir)
