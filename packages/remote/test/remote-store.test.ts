@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openRemoteStore, type RemoteOptions, type RemoteStore } from '@cairn/remote'
+import { type CacheStore, openRemoteStore, type RemoteOptions, type RemoteStore } from '@cairn/remote'
+import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { key64, type MemoryServer, removeTempDirs, startMemoryServer, tempDir } from './helpers.js'
@@ -84,6 +85,14 @@ tier('putSync, putFile and small inline entries upload too; materialize and getS
   for await (const chunk of streamed.stream) chunks.push(chunk as Buffer)
   assert.is(Buffer.concat(chunks).toString(), 'small')
   assert.ok(await b.has(key64(2)))
+})
+
+tier('a Store and a RemoteStore are both CacheStores', async () => {
+  const stores: CacheStore[] = [await openStore(tempDir()), await machine()]
+  for (const store of stores) {
+    store.putSync(key64(80), 'either')
+    assert.is((await store.get(key64(80)))?.data.toString(), 'either')
+  }
 })
 
 tier('the *Sync reads are local only', async () => {
