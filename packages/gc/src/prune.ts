@@ -120,7 +120,8 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
     }
   }
 
-  const owner = checked.dryRun ? undefined : runSync(acquireLock(lockContext(layout, now)), clock)
+  // The lock is between processes, so it keeps real time even when a test sets `policy.now`.
+  const owner = checked.dryRun ? undefined : runSync(acquireLock(lockContext(layout, Date.now())))
   if (owner === 'busy') {
     report.skipped = true
     report.reason = 'busy'
@@ -131,7 +132,7 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
     await run(await storeContext(layout, marker), checked, now, report)
     if (owner !== undefined) runSync(writeStamp(layout, clock()), clock)
   } finally {
-    if (owner !== undefined) runSync(releaseLock(layout, owner), clock)
+    if (owner !== undefined) runSync(releaseLock(layout, owner))
   }
   return finish()
 }
