@@ -221,6 +221,22 @@ export class RemoteStore implements CacheStore {
   }
 
   /**
+   * Fetches every entry of `keys` that the local store lacks from the remote, up to
+   * `concurrency` at once, and publishes it locally: the synchronous reads that follow
+   * (`getSync`, which cannot wait for the network) then hit. A build tool that knows which
+   * entries it will read (the `cairn` CLI, once it has a run's manifest) calls it first, which
+   * also overlaps the downloads. Resolves to how many were fetched; remote failures are misses,
+   * as in `get`.
+   *
+   * @throws {CairnError} ERR_CAIRN_INVALID_KEY before any request, for any invalid key.
+   */
+  async prefetch(keys: Iterable<string>): Promise<number> {
+    const missing = [...new Set(keys)].filter((key) => !this.local.hasSync(key))
+    const fetched = await Promise.all(missing.map((key) => this.#fetched(key)))
+    return fetched.filter(Boolean).length
+  }
+
+  /**
    * Resolves when every upload queued so far has finished (sent, or given up; never rejects).
    * A build tool calls it before exiting: the process would wait for running uploads anyway,
    * but a caller that exits explicitly would cut them short.
@@ -234,14 +250,20 @@ export class RemoteStore implements CacheStore {
   }
 
   /** A local miss: the remote's entry, published locally, or undefined on any failure. */
-  async #download(key: string, keep: boolean): Promise<Download | undefined> {
+  #download(key: string, keep: boolean): Promise<Download | undefined> {
+    // The breaker is asked once the download's turn comes, not when it is queued: of a hundred
+    // prefetches queued against a dead server, only the first few may wait for a timeout.
+    return this.#downloads(() => this.#downloadNow(key, keep))
+  }
+
+  async #downloadNow(key: string, keep: boolean): Promise<Download | undefined> {
     if (!this.#breaker.allows() || !this.#shareable(key)) {
       this.#stats.misses += 1
       return undefined
     }
     let download: Download
     try {
-      download = await this.#downloads(() => downloadEntry(this.#client, this.#hasher, this.local, key, keep))
+      download = await downloadEntry(this.#client, this.#hasher, this.local, key, keep)
     } catch (error) {
       if (!(error instanceof RemoteFailure)) throw error
       this.#stats.misses += 1

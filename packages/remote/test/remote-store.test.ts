@@ -107,6 +107,37 @@ tier('the *Sync reads are local only', async () => {
   assert.equal(server.log, [])
 })
 
+tier('prefetch fetches what is not local, at once, so that the *Sync reads hit', async () => {
+  const a = await machine()
+  const b = await machine()
+  const keys = Array.from({ length: 20 }, (_, i) => key64(100 + i))
+  for (const key of keys) a.putSync(key, `entry ${key}`)
+  await a.flush()
+  b.local.putSync(keys[0] as string, `entry ${keys[0]}`)
+  server.log.length = 0
+  assert.is(await b.prefetch([...keys, ...keys, key64(199)]), 19)
+  assert.is(
+    server.log.filter((line) => line.startsWith('GET /ac/')).length,
+    20,
+    'each missing key asked once',
+  )
+  for (const key of keys) assert.is(b.getSync(key)?.data.toString(), `entry ${key}`)
+})
+
+tier('a prefetch against a dead server gives up after the breaker opens', async () => {
+  const lines: string[] = []
+  const a = await machine({ failureThreshold: 3, concurrency: 2 }, lines)
+  server.intercept = (request) => {
+    request.socket.destroy()
+    return true
+  }
+  const keys = Array.from({ length: 50 }, (_, i) => key64(200 + i))
+  assert.is(await a.prefetch(keys), 0)
+  // Up to `concurrency` requests were in flight when the third failure opened it (each tried twice).
+  assert.ok(server.log.length <= 2 * (3 + 2), `${server.log.length} requests`)
+  assert.is(a.remoteStats().misses, 50)
+})
+
 tier('read-only mode downloads but never sends a PUT', async () => {
   const writer = await machine()
   await writer.put(key64(5), 'shared')
