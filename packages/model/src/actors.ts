@@ -4,6 +4,7 @@
  * publishes with rename, as LLVM's ThinLTO cache did, shows why Cairn does not.
  */
 
+import { removeContentIfUnused, removeEntryIfUnused } from '@cairn/gc/protocol'
 import type { Hasher } from '@cairn/hash'
 import { decodeRecord, Layout } from '@cairn/store'
 import {
@@ -21,10 +22,8 @@ import {
   read,
   readdir,
   readEntry,
-  removeUnusedContent,
   rename,
   type StoreContext,
-  unlink,
   unlinkQuietly,
   writeTemp,
 } from '@cairn/store/protocol'
@@ -98,11 +97,13 @@ export function deleteActor(name: string, key: string): ActorSpec {
 }
 
 /**
- * A GC pruning to zero with the GC's removal protocol: read every entry record of the given
- * shards, remove each entry unless it was used since the scan, then sweep content no surviving
- * entry references with removeUnusedContent (the GC's half of the content handshake). It scans
- * only the shards the configuration's keys and digests live in: the other 254 are empty in a
- * model run, and reading an empty directory changes nothing.
+ * A GC pruning to zero with the GC's own removal steps (`@cairn/gc/protocol`, the generators
+ * `prune` runs): read every entry record of the given shards, remove each through
+ * removeEntryIfUnused (which re-checks the record's inode and mtime and keeps an entry used
+ * since the scan), then sweep content no surviving entry references through
+ * removeContentIfUnused (the GC's half of the content handshake), with prune's cutoff: the scan's
+ * start minus the grace. It scans only the shards the configuration's keys and digests live in:
+ * the other 254 are empty in a model run, and reading an empty directory changes nothing.
  */
 export function gcActor(name: string, keys: string[], digests: string[], graceMs: number): ActorSpec {
   return {
@@ -123,22 +124,12 @@ function* pruneToZero(
   let removed = 0
   for (const shard of unique(keys.map((key) => key.slice(0, 2)))) {
     for (const name of yield* readdirOrEmpty(ctx.layout.entryShard(shard))) {
-      const path = `${ctx.layout.entryShard(shard)}/${name}`
-      const seen = yield* readRecordFile(path)
+      const seen = yield* readRecordFile(`${ctx.layout.entryShard(shard)}/${name}`)
       if (!seen) continue
       const digest = decodeDigest(seen.bytes)
-      // Re-check just before removing: an entry used since the scan survives.
-      const current = yield* lstatOrUndefined(path)
-      if (current && current.mtimeMs !== seen.stat.mtimeMs) {
-        if (digest) survivors.add(digest)
-        continue
-      }
-      try {
-        yield* unlink(path)
-        removed += 1
-      } catch (error) {
-        if (errnoOf(error) !== 'ENOENT') throw error
-      }
+      const outcome = yield* removeEntryIfUnused(ctx, name, seen.stat)
+      if (outcome === 'removed') removed += 1
+      else if (outcome === 'used' && digest) survivors.add(digest)
     }
   }
   for (const shard of unique(digests.map((digest) => digest.slice(0, 2)))) {
@@ -146,7 +137,7 @@ function* pruneToZero(
       if (survivors.has(digest)) continue
       const stat = yield* lstatOrUndefined(ctx.layout.contentPath(digest))
       if (!stat) continue
-      yield* removeUnusedContent(ctx, digest, stat.mtimeMs, started - graceMs)
+      yield* removeContentIfUnused(ctx, digest, stat.mtimeMs, started - graceMs)
     }
   }
   return removed
