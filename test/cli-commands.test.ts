@@ -286,6 +286,7 @@ listing('stats --json: entries, bytes, shards, oldest and newest use, largest en
     {
       store: '',
       entries: 0,
+      runs: 0,
       bytes: 0,
       entryBytes: 0,
       shards: 0,
@@ -303,6 +304,7 @@ listing('stats --json: entries, bytes, shards, oldest and newest use, largest en
   const summary = JSON.parse(stats.stdout) as {
     store: string
     entries: number
+    runs: number
     bytes: number
     entryBytes: number
     shards: number
@@ -312,6 +314,7 @@ listing('stats --json: entries, bytes, shards, oldest and newest use, largest en
   }
   assert.is(summary.store, store)
   assert.is(summary.entries, 3)
+  assert.is(summary.runs, 0)
   assert.is(summary.bytes, 100_005)
   assert.is(summary.entryBytes, 200_005)
   assert.is(summary.shards, 2)

@@ -134,6 +134,12 @@ overlap('files under the declared outputs are never inputs, so a glob covering t
   assert.ok(existsSync(join(project, 'out', 'a.txt')), 'the step wrote a .txt file the glob matches')
   assert.match((await run()).stderr, /^cairn: hit /m)
   assert.is(runs(), 1)
+  const stats = JSON.parse((await cli(['stats', '--json', '--store', store], { cwd: project })).stdout) as {
+    entries: number
+    runs: number
+  }
+  // One manifest; blobs for out/a.txt, stdout and stderr.
+  assert.equal([stats.entries, stats.runs], [4, 1])
   const onlyOutputs = await cli(
     ['run', '--store', store, '--inputs', 'out/*.txt', '--outputs', 'out', '--', ...STEP],
     { cwd: project },

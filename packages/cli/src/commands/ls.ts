@@ -5,6 +5,7 @@ import { entriesWithUse } from '../entry-uses.js'
 import { EXIT_OK } from '../exit-codes.js'
 import { type Io, writeLine } from '../io.js'
 import { openStoreIfExists } from '../open-store.js'
+import { runCommandOf } from '../run-metadata.js'
 
 const usage = 'cairn ls [--store DIR] [--json]'
 
@@ -55,11 +56,4 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   if (json) writeLine(io.stdout, JSON.stringify(listed, null, 2))
   return EXIT_OK
-}
-
-/** The command of an entry `cairn run` stored (its metadata says so), else undefined. */
-function runCommandOf(metadata: unknown): string | undefined {
-  if (typeof metadata !== 'object' || metadata === null) return undefined
-  const { cairnRun, command } = metadata as { cairnRun?: unknown; command?: unknown }
-  return cairnRun === 1 && typeof command === 'string' ? command : undefined
 }

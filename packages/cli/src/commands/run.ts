@@ -18,6 +18,7 @@ import { isUsageError } from '../report-error.js'
 import { readBlob, restoreOutputs } from '../restore-outputs.js'
 import { CommandNotStartedError, type CommandResult, runCommand } from '../run-command.js'
 import { digestInputs, pickEnv, runKey } from '../run-key.js'
+import { runMetadata } from '../run-metadata.js'
 import { resolveStoreDir } from '../store-dir.js'
 import { storeBytes, storeOutputFiles } from '../store-outputs.js'
 
@@ -277,7 +278,7 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
       }
     }
     await run.store.put(run.key, encodeManifest(manifest), {
-      metadata: { cairnRun: 1, command: describeCommand(options.command), files, bytes },
+      metadata: runMetadata(options.command, files, bytes),
     })
     const ms = Math.round(performance.now() - started)
     note(
@@ -350,12 +351,6 @@ async function runReporting(options: RunOptions, io: Io, capture: boolean): Prom
     note(io, false, error.message)
     return EXIT_CANNOT_RUN
   }
-}
-
-/** The command as one line for `cairn ls`, shortened: entry metadata is kept small. */
-function describeCommand(command: readonly string[]): string {
-  const line = command.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : JSON.stringify(arg))).join(' ')
-  return line.length > 200 ? `${line.slice(0, 199)}…` : line
 }
 
 function write(stream: NodeJS.WritableStream, data: Uint8Array): Promise<void> {

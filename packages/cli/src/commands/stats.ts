@@ -7,6 +7,7 @@ import { EXIT_OK } from '../exit-codes.js'
 import { humanBytes } from '../format.js'
 import { type Io, writeLine } from '../io.js'
 import { openStoreIfExists } from '../open-store.js'
+import { runCommandOf } from '../run-metadata.js'
 
 const usage = 'cairn stats [--store DIR] [--json]'
 
@@ -17,6 +18,8 @@ const LARGEST_SHOWN = 5
 export interface StoreSummary {
   store: string
   entries: number
+  /** Entries that are `cairn run` manifests; each names a blob entry per output file, stdout, stderr. */
+  runs: number
   /** Content bytes, each distinct content counted once (as it is stored). */
   bytes: number
   /** The sum of every entry's size, as if equal contents were not shared. */
@@ -39,8 +42,9 @@ counted once, as they are stored) and the sum of entry sizes; how many of the 25
 are used; the oldest and newest last use (hits refresh it at most once an hour); and the ${LARGEST_SHOWN}
 largest entries.
 
-With --json, prints one JSON object {store, entries, bytes, entryBytes, shards, oldestUse,
-newestUse, largest: [{key, size, lastUsed}]} and nothing else on stdout.
+With --json, prints one JSON object {store, entries, runs, bytes, entryBytes, shards,
+oldestUse, newestUse, largest: [{key, size, lastUsed}]} and nothing else on stdout; runs counts
+the entries that are cairn run manifests (each run also stores one entry per output file).
 
 Options:
   --json               print JSON
@@ -72,6 +76,7 @@ async function summarize(store: Store): Promise<StoreSummary> {
   const largest: { key: string; size: number; lastUsed: Date }[] = []
   for await (const entry of entriesWithUse(store)) {
     summary.entries += 1
+    if (runCommandOf(entry.metadata) !== undefined) summary.runs += 1
     summary.entryBytes += entry.size
     sizeOfDigest.set(entry.digest, entry.size)
     shards.add(entry.key.slice(0, 2))
@@ -101,6 +106,7 @@ function emptySummary(dir: string): StoreSummary {
   return {
     store: dir,
     entries: 0,
+    runs: 0,
     bytes: 0,
     entryBytes: 0,
     shards: 0,
@@ -113,7 +119,12 @@ function emptySummary(dir: string): StoreSummary {
 function writeSummary(io: Io, summary: StoreSummary): void {
   const rows: [string, string][] = [
     ['store', summary.store],
-    ['entries', String(summary.entries)],
+    [
+      'entries',
+      summary.runs === 0
+        ? String(summary.entries)
+        : `${summary.entries} (${summary.runs} cairn run${summary.runs === 1 ? '' : 's'}, and the files they stored)`,
+    ],
     [
       'bytes',
       `${humanBytes(summary.bytes)} (${summary.bytes} bytes; ${humanBytes(summary.entryBytes)} before sharing equal contents)`,
