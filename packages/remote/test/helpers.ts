@@ -27,6 +27,12 @@ export interface MemoryServer {
   log: string[]
   /** Headers of the last request. */
   lastHeaders: IncomingMessage['headers'] | undefined
+  /** TCP connections accepted so far. */
+  connections: number
+  /** The most requests that were being handled at once. */
+  maxInFlight: number
+  /** Milliseconds every answer waits (to make requests overlap). */
+  delayMs: number
   /** Replaces the handler for the next requests; return true when it answered. */
   intercept: ((request: IncomingMessage, response: ServerResponse) => boolean) | undefined
   close(): Promise<void>
@@ -38,9 +44,26 @@ export async function startMemoryServer(): Promise<MemoryServer> {
     files: new Map(),
     log: [],
     lastHeaders: undefined,
+    connections: 0,
+    maxInFlight: 0,
+    delayMs: 0,
     intercept: undefined,
   }
+  let inFlight = 0
   const server: Server = createServer((request, response) => {
+    inFlight += 1
+    state.maxInFlight = Math.max(state.maxInFlight, inFlight)
+    response.on('close', () => {
+      inFlight -= 1
+    })
+    if (state.delayMs > 0) setTimeout(() => answer(request, response), state.delayMs)
+    else answer(request, response)
+  })
+  server.on('connection', () => {
+    state.connections += 1
+  })
+
+  function answer(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').replace(/^\/cache/, '')
     state.log.push(`${request.method} ${path}`)
     state.lastHeaders = request.headers
@@ -61,7 +84,7 @@ export async function startMemoryServer(): Promise<MemoryServer> {
       response
         .writeHead(200, { 'content-length': body.length })
         .end(request.method === 'GET' ? body : undefined)
-  })
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : 0

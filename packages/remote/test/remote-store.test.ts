@@ -25,6 +25,8 @@ tier.before.each(() => {
   server.files.clear()
   server.log.length = 0
   server.intercept = undefined
+  server.delayMs = 0
+  server.maxInFlight = 0
 })
 tier.after(async () => {
   await server.close()
@@ -94,6 +96,26 @@ tier('a Store and a RemoteStore are both CacheStores', async () => {
     assert.is((await store.get(key64(80)))?.data.toString(), 'either')
   }
 })
+
+tier(
+  'uploads run in the background, at most `concurrency` at once, over kept-alive connections',
+  async () => {
+    const a = await machine({ concurrency: 3 })
+    server.delayMs = 30
+    const connectionsBefore = server.connections
+    const keys = Array.from({ length: 12 }, (_, i) => key64(300 + i))
+    const started = performance.now()
+    for (const key of keys) await a.put(key, `entry ${key}`)
+    assert.ok(performance.now() - started < 12 * 30, 'put does not wait for its upload')
+    await a.flush()
+    assert.is(a.remoteStats().uploads, 12)
+    assert.ok(server.maxInFlight <= 3, `${server.maxInFlight} requests at once`)
+    assert.ok(server.maxInFlight >= 2, 'uploads overlap')
+    // 24 PUTs; a connection still finishing its answer is not yet back in the pool for the next.
+    const opened = server.connections - connectionsBefore
+    assert.ok(opened <= 6, `${opened} connections for 24 requests`)
+  },
+)
 
 tier('the *Sync reads are local only', async () => {
   const a = await machine()
