@@ -115,6 +115,13 @@ export async function startNginx(options: { tls?: boolean } = {}): Promise<Nginx
       lastError = new Error(`nginx did not start: ${(error as Error).message}\n${stderr}${errorLog(dir)}`)
       continue
     }
+    // A test process that dies without calling stop (an uncaught error) must not leave nginx
+    // running: with `daemon off` it would outlive us, holding its port and temp dir.
+    const killOnExit = () => {
+      child.kill('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    }
+    process.on('exit', killOnExit)
     const requests = () => {
       try {
         return readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean)
@@ -139,7 +146,10 @@ export async function startNginx(options: { tls?: boolean } = {}): Promise<Nginx
       root: join(root, 'cache'),
       requests,
       settle,
-      stop: () => stopChild(child).finally(() => rmSync(dir, { recursive: true, force: true })),
+      stop: () => {
+        process.off('exit', killOnExit)
+        return stopChild(child).finally(() => rmSync(dir, { recursive: true, force: true }))
+      },
     }
   }
   rmSync(dir, { recursive: true, force: true })
