@@ -1,9 +1,10 @@
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { REMOTE_STATS_FILE } from '@cairn/store'
 import { emptyRemoteStats, type RemoteStats } from './stats.js'
 
-/** The counters file's name in a store directory (docs/FORMAT.md, "Remote cache"). */
-export const REMOTE_STATS_FILE = 'remote-stats.jsonl'
+/** The counters file's name in a store directory (docs/FORMAT.md, "Remote cache"); the store reserves it. */
+export { REMOTE_STATS_FILE }
 
 /**
  * Past this size the file is rewritten as one line holding the sums. One line per process is

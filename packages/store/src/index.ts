@@ -9,6 +9,7 @@ export {
   isValidKey,
   Layout,
   MARKER_FILE,
+  REMOTE_STATS_FILE,
   ROOT_NAMES,
   SHARDS,
   STORE_FORMAT_VERSION,

@@ -26,6 +26,8 @@ export const TMP_DIR = 'tmp'
 /** Reserved for @cairn/gc: its lock and the time of the last completed prune. */
 export const GC_LOCK_FILE = 'gc.lock'
 export const GC_STAMP_FILE = 'gc.stamp'
+/** Reserved for @cairn/remote: one line of remote-tier counters per process, for `cairn stats`. */
+export const REMOTE_STATS_FILE = 'remote-stats.jsonl'
 
 /** Every name the format defines at the root of a store. */
 export const ROOT_NAMES: readonly string[] = [
@@ -36,6 +38,7 @@ export const ROOT_NAMES: readonly string[] = [
   TMP_DIR,
   GC_LOCK_FILE,
   GC_STAMP_FILE,
+  REMOTE_STATS_FILE,
 ]
 
 /**
