@@ -10,21 +10,8 @@ import { prune } from '@cairn/gc'
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { expectedBytes, keyOf } from './fixtures/workload.js'
+import { expectedBytes, keyOf, type WorkerCounts } from './fixtures/workload.js'
 import { fixture, removeTempDirs, runNode, tempDir } from './helpers/processes.js'
-
-interface WorkerCounts {
-  ops: number
-  puts: number
-  published: number
-  hits: number
-  misses: number
-  deletes: number
-  wrong: number
-  errors: number
-  firstError: string
-  corrupt: number
-}
 
 interface GcCounts {
   prunes: number

@@ -11,20 +11,11 @@ import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { crashBytes, crashKey } from './fixtures/crash-workload.js'
+import { xorshift } from './fixtures/workload.js'
 import { fixture, removeTempDirs, tempDir } from './helpers/processes.js'
 
 const KILLS = 100
 const seed = Number(process.env.CAIRN_CRASH_SEED ?? Date.now() % 1_000_000)
-
-function xorshift(start: number): () => number {
-  let state = start >>> 0 || 1
-  return () => {
-    state ^= state << 13
-    state ^= state >>> 17
-    state ^= state << 5
-    return (state >>> 0) / 0x1_0000_0000
-  }
-}
 
 /** Starts the writer, waits until it is writing, lets it run `ms`, then SIGKILLs it. */
 function killWriterAfter(dir: string, first: number, ms: number, childSeed: number): Promise<void> {

@@ -3,21 +3,8 @@ import { join } from 'node:path'
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { expectedBytes, keyOf } from './fixtures/workload.js'
+import { expectedBytes, keyOf, type WorkerCounts } from './fixtures/workload.js'
 import { fixture, removeTempDirs, runNode, tempDir } from './helpers/processes.js'
-
-interface Counts {
-  ops: number
-  puts: number
-  published: number
-  hits: number
-  misses: number
-  deletes: number
-  wrong: number
-  errors: number
-  firstError: string
-  corrupt: number
-}
 
 const concurrency = suite('many processes on one store')
 concurrency.after(removeTempDirs)
@@ -38,7 +25,7 @@ for (const api of ['async', 'sync', 'mixed']) {
       const total = { ops: 0, hits: 0, misses: 0, wrong: 0, errors: 0, published: 0, corrupt: 0 }
       for (const result of results) {
         assert.is(result.code, 0, result.stderr)
-        const counts = JSON.parse(result.stdout) as Counts
+        const counts = JSON.parse(result.stdout) as WorkerCounts
         assert.is(counts.errors, 0, counts.firstError)
         for (const name of Object.keys(total) as (keyof typeof total)[]) total[name] += counts[name]
       }
