@@ -293,6 +293,7 @@ listing('stats --json: entries, bytes, shards, oldest and newest use, largest en
       oldestUse: null,
       newestUse: null,
       largest: [],
+      remote: { hits: 0, misses: 0, errors: 0, bytesDown: 0, bytesUp: 0, uploads: 0, uploadsFailed: 0 },
     },
   )
   await run(['put', '--store', store, KEY, '-'], 'hello')

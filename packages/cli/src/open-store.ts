@@ -1,8 +1,17 @@
 import { lstatSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import {
+  type CacheStore,
+  openRemoteStore,
+  type RemoteFlags,
+  RemoteStore,
+  recordRemoteStats,
+  remoteOptionsFromEnv,
+  remoteStatsPath,
+} from '@cairn/remote'
 import { MARKER_FILE, openStore, type Store } from '@cairn/store'
 import { errnoOf } from '@cairn/store/protocol'
-import type { Io } from './io.js'
+import { type Io, writeLine } from './io.js'
 import { resolveStoreDir } from './store-dir.js'
 
 /**
@@ -23,8 +32,26 @@ export interface ExistingStore {
  * Opens the store chosen by `--store` (`flag`) or the environment, creating it if it does not
  * exist: for commands that write (`run`, `put`).
  */
-export async function openStoreForWriting(flag: string | undefined, io: Io): Promise<Store> {
-  return openStore(resolveStoreDir(flag, io.env, io.cwd))
+export async function openStoreForWriting(
+  flag: string | undefined,
+  io: Io,
+  remote: RemoteFlags = {},
+): Promise<CacheStore> {
+  const dir = resolveStoreDir(flag, io.env, io.cwd)
+  // --remote/--remote-header, else CAIRN_REMOTE and CAIRN_REMOTE_HEADERS: a tier over a shared cache.
+  const options = remoteOptionsFromEnv(io.env, remote)
+  if (options === undefined) return openStore(dir)
+  return openRemoteStore(dir, { remote: { warn: (line) => writeLine(io.stderr, line), ...options } })
+}
+
+/**
+ * Before the command exits: waits for a remote store's uploads and adds its counters to the
+ * store's remote-stats.jsonl for `cairn stats`. Nothing for a plain store.
+ */
+export async function closeStore(store: CacheStore): Promise<void> {
+  if (!(store instanceof RemoteStore)) return
+  await store.flush()
+  await recordRemoteStats(remoteStatsPath(store.dir), store.remoteStats())
 }
 
 /**

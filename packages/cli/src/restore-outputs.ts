@@ -2,7 +2,7 @@ import { chmodSync, createWriteStream, mkdirSync, rmSync, symlinkSync } from 'no
 import { writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import type { Store } from '@cairn/store'
+import type { CacheStore as Store } from '@cairn/remote'
 import { SMALL_FILE_BYTES } from './file-digest.js'
 import type { ManifestEntry, RunManifest } from './manifest.js'
 import { replacePath, siblingName } from './replace-path.js'

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs'
 import type { Hasher } from '@cairn/hash'
-import type { Store } from '@cairn/store'
+import type { CacheStore as Store } from '@cairn/remote'
 import { type CollectedEntry, type FileStamp, NotCacheableError, stampOf } from './collect-outputs.js'
 import { SMALL_FILE_BYTES } from './file-digest.js'
 import type { ManifestEntry } from './manifest.js'

@@ -1,6 +1,6 @@
 import { relative } from 'node:path'
 import { createHasher, type Hasher } from '@cairn/hash'
-import type { Store } from '@cairn/store'
+import { type CacheStore, RemoteStore } from '@cairn/remote'
 import { parseCommandLine, UsageError } from '../args.js'
 import { collectOutputs, NotCacheableError } from '../collect-outputs.js'
 import type { Command } from '../command.js'
@@ -11,7 +11,7 @@ import { duration, megabytes, shortKey, toPosixPath } from '../format.js'
 import { expandInputs } from '../input-files.js'
 import { envFlag, type Io, note } from '../io.js'
 import { encodeManifest, parseManifest, type RunManifest } from '../manifest.js'
-import { openStoreForWriting } from '../open-store.js'
+import { closeStore, openStoreForWriting } from '../open-store.js'
 import { findProjectRoot } from '../project-root.js'
 import { relocatable } from '../relocatable.js'
 import { isUsageError } from '../report-error.js'
@@ -28,6 +28,8 @@ const usage =
 /** `cairn run`'s options, checked. */
 interface RunOptions {
   store: string | undefined
+  remote: string | undefined
+  remoteHeaders: string[]
   inputs: string[]
   outputs: string[]
   env: string[]
@@ -40,7 +42,7 @@ interface RunOptions {
 
 /** A run ready to look up: its store, key and outputs. */
 interface PreparedRun {
-  store: Store
+  store: CacheStore
   hasher: Hasher
   key: string
   outputs: DeclaredOutput[]
@@ -71,10 +73,13 @@ Options:
   --verify             on a hit, run the command anyway and compare its outputs with the
                        cached ones; exit 1 and list every difference if they differ
   --store DIR          the store (default: $CAIRN_DIR, else the platform's cache directory)
+  --remote URL         also use the shared HTTP cache at URL (nginx WebDAV, bazel-remote)
+  --remote-header 'Name: value'  a request header for it (credentials); repeatable
   --quiet, -q          no "cairn: hit/miss" line on stderr
 
 Environment: CAIRN_DISABLE=1 runs the command without the cache; CAIRN_VERIFY=1 is --verify;
-CAIRN_DIR is the default store.
+CAIRN_DIR is the default store; CAIRN_REMOTE is --remote, CAIRN_REMOTE_HEADERS holds headers
+(one "Name: value" per line).
 
 Exit codes: the command's (128 + n if killed by signal n; 127 if it cannot be started);
 1 if --verify found differences; 2 for bad usage.`,
@@ -95,6 +100,18 @@ async function run(argv: string[], io: Io): Promise<number> {
     return runWithoutCache(options, io)
   }
 
+  try {
+    // Awaited here, not returned: the finally must wait for the run to finish storing.
+    return await runCached(prepared, options, io)
+  } finally {
+    // Uploads finish before cairn exits (the hit or miss line is already out), and the remote
+    // counters are kept for `cairn stats`.
+    await closeStore(prepared.store)
+  }
+}
+
+/** Looks the run up and restores it, or runs and stores it. */
+async function runCached(prepared: PreparedRun, options: RunOptions, io: Io): Promise<number> {
   let manifest: RunManifest | undefined
   try {
     manifest = await lookUp(prepared)
@@ -120,6 +137,8 @@ function parseRunOptions(argv: string[]): RunOptions {
     usage,
     options: {
       store: { type: 'string' },
+      remote: { type: 'string' },
+      'remote-header': { type: 'string', multiple: true },
       inputs: { type: 'string', multiple: true },
       outputs: { type: 'string', multiple: true },
       env: { type: 'string', multiple: true },
@@ -134,6 +153,8 @@ function parseRunOptions(argv: string[]): RunOptions {
   const list = (name: string) => (values[name] as string[] | undefined) ?? []
   const options: RunOptions = {
     store: values.store as string | undefined,
+    remote: values.remote as string | undefined,
+    remoteHeaders: list('remote-header'),
     inputs: list('inputs'),
     outputs: list('outputs'),
     env: list('env'),
@@ -184,7 +205,10 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
     if (error instanceof UsageError) throw new UsageError(error.message, usage)
     throw error
   }
-  const store = await openStoreForWriting(options.store, io)
+  const store = await openStoreForWriting(options.store, io, {
+    remote: options.remote,
+    remoteHeaders: options.remoteHeaders,
+  })
   const hasher = await createHasher({ algorithm: store.algorithm })
   const key = runKey(hasher, {
     command: options.command.map((arg) => relocatable(arg, root)),
@@ -225,6 +249,11 @@ async function restoreHit(
   io: Io,
 ): Promise<number | undefined> {
   const started = performance.now()
+  if (run.store instanceof RemoteStore) {
+    // readBlob reads synchronously, from the local store only: fetch what is missing first.
+    const files = manifest.entries.flatMap((entry) => (entry.type === 'file' ? [entry.digest] : []))
+    await run.store.prefetch([manifest.stdout.digest, manifest.stderr.digest, ...files])
+  }
   const stdout = readBlob(run.store, manifest.stdout.digest)
   const stderr = readBlob(run.store, manifest.stderr.digest)
   const restored = stdout && stderr ? await restoreOutputs(run.store, manifest, io.cwd) : undefined

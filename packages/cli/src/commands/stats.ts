@@ -1,3 +1,4 @@
+import { type RemoteStats, readRemoteStats, remoteStatsPath } from '@cairn/remote'
 import type { Store } from '@cairn/store'
 import { parseCommandLine } from '../args.js'
 import type { Command } from '../command.js'
@@ -31,6 +32,8 @@ export interface StoreSummary {
   newestUse: string | null
   /** The largest entries, largest first. */
   largest: { key: string; size: number; lastUsed: string }[]
+  /** What remote tiers did, summed over every command that used one here (all 0 if none). */
+  remote: RemoteStats
 }
 
 export const statsCommand: Command = {
@@ -62,6 +65,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   })
   const { dir, store } = await openStoreIfExists(values.store as string | undefined, io)
   const summary = store === undefined ? emptySummary(dir) : await summarize(store)
+  summary.remote = await readRemoteStats(remoteStatsPath(dir))
   if (values.json === true) writeLine(io.stdout, JSON.stringify(summary, null, 2))
   else writeSummary(io, summary)
   return EXIT_OK
@@ -113,6 +117,7 @@ function emptySummary(dir: string): StoreSummary {
     oldestUse: null,
     newestUse: null,
     largest: [],
+    remote: { hits: 0, misses: 0, errors: 0, bytesDown: 0, bytesUp: 0, uploads: 0, uploadsFailed: 0 },
   }
 }
 
@@ -133,6 +138,13 @@ function writeSummary(io: Io, summary: StoreSummary): void {
     ['oldest use', summary.oldestUse ?? '-'],
     ['newest use', summary.newestUse ?? '-'],
   ]
+  const remote = summary.remote
+  if (Object.values(remote).some((count) => count > 0)) {
+    rows.push([
+      'remote',
+      `${remote.hits} hits, ${remote.misses} misses, ${remote.errors} errors; ${humanBytes(remote.bytesDown)} down, ${humanBytes(remote.bytesUp)} up (${remote.uploads} uploads, ${remote.uploadsFailed} dropped)`,
+    ])
+  }
   for (const [name, value] of rows) writeLine(io.stdout, `${name.padEnd(12)}${value}`)
   if (summary.largest.length > 0) {
     writeLine(io.stdout, 'largest')
