@@ -8,7 +8,15 @@
 import { ALGORITHMS, type Algorithm } from '@cairn/hash'
 import type { PublishMode } from './context.js'
 import { CairnError, errnoOf, ioError } from './errors.js'
-import { type Layout, ROOT_NAMES, SHARDS, STORE_FORMAT_VERSION } from './layout.js'
+import {
+  CACHEDIR_TAG_FILE,
+  CONTENT_DIR,
+  ENTRIES_DIR,
+  type Layout,
+  SHARDS,
+  STORE_FORMAT_VERSION,
+  TMP_DIR,
+} from './layout.js'
 import { NO_LINKS, type TempContext, unlinkQuietly, writeTemp } from './publish.js'
 import { closeQuietly, openForReading } from './read.js'
 import { copyExclusive, fstat, link, mkdir, type Protocol, read, readdir, stat } from './steps.js'
@@ -40,13 +48,12 @@ export function* openOrCreate(
   const existing = yield* readMarker(layout)
   if (existing) return checkAlgorithm(layout, existing, wanted)
 
-  const names = yield* readdir(layout.dir)
-  const foreign = names.filter((name) => !ROOT_NAMES.includes(name))
-  if (foreign.length > 0) {
-    const shown = foreign.slice(0, 3).map((name) => JSON.stringify(name))
+  const leftovers = yield* notLeftByCreation(layout)
+  if (leftovers.length > 0) {
+    const shown = leftovers.slice(0, 3).map((name) => JSON.stringify(name))
     throw new CairnError(
       'ERR_CAIRN_NOT_A_STORE',
-      `${layout.dir} is not empty and is not a Cairn store (it holds ${shown.join(', ')}${foreign.length > 3 ? ', ...' : ''}). ` +
+      `${layout.dir} is not empty and is not a Cairn store (it holds ${shown.join(', ')}${leftovers.length > 3 ? ', ...' : ''}). ` +
         'Cairn creates stores only in missing or empty directories, so a mistyped path never writes into your files: check the path, or choose an empty directory.',
       { path: layout.dir },
     )
@@ -76,6 +83,51 @@ export function* openOrCreate(
       { path: layout.marker },
     )
   return checkAlgorithm(layout, winner, wanted)
+}
+
+/** What a store's creation leaves under `tmp/` before its marker exists: its own temp files. */
+const CREATION_TEMP = /^\d+-[0-9a-f]{8}-\d+$/
+const SHARD_NAME = /^[0-9a-f]{2}$/
+
+/**
+ * The names in a directory without a marker that a store's creation cannot have left there.
+ * Creation makes empty shard directories, then `tmp/` and its temp files, then `CACHEDIR.TAG`,
+ * and publishes the marker last, so a creator that crashed (or one still running beside us)
+ * leaves nothing else. Anything more means the directory is someone's files, whatever their
+ * names: a directory that merely holds `tmp/` and `content/` must never become a store, or the
+ * GC would later delete those files as debris.
+ */
+function* notLeftByCreation(layout: Layout): Protocol<string[]> {
+  const found: string[] = []
+  for (const name of yield* readdir(layout.dir)) {
+    const path = `${layout.dir}/${name}`
+    if (name === CACHEDIR_TAG_FILE) continue
+    if (name === ENTRIES_DIR || name === CONTENT_DIR) {
+      for (const shard of yield* readdirOrFile(path)) {
+        if (!SHARD_NAME.test(shard) || (yield* readdirOrFile(`${path}/${shard}`)).length > 0) {
+          found.push(`${name}/${shard}`)
+        }
+      }
+    } else if (name === TMP_DIR) {
+      for (const temp of yield* readdirOrFile(path))
+        if (!CREATION_TEMP.test(temp)) found.push(`${name}/${temp}`)
+    } else {
+      found.push(name)
+    }
+  }
+  return found
+}
+
+/** A directory's names; a file where a directory should be lists as one foreign name. */
+function* readdirOrFile(path: string): Protocol<string[]> {
+  try {
+    return yield* readdir(path)
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT') return []
+    if (code === 'ENOTDIR') return ['(a file)']
+    throw ioError(error, 'opening the store', path)
+  }
 }
 
 function* ensureDirectory(dir: string): Protocol<void> {

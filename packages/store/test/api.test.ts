@@ -116,6 +116,52 @@ opening('refuses a non-empty directory that is not a store, and writes nothing',
   assert.equal(readdirSync(dir), ['notes.txt'])
 })
 
+opening('refuses files that merely sit under names a store uses (tmp/, content/, gc.stamp)', async () => {
+  // Without this, a directory of someone's files named like a store's would be adopted, and the
+  // GC would later delete everything under tmp/ as debris.
+  const cases: [string, (dir: string) => void][] = [
+    ['tmp/thesis-draft.txt', (dir) => writeIn(dir, 'tmp/thesis-draft.txt')],
+    ['content/index.md', (dir) => writeIn(dir, 'content/index.md')],
+    ['entries/ab/notes', (dir) => writeIn(dir, 'entries/ab/notes')],
+    ['gc.stamp', (dir) => writeIn(dir, 'gc.stamp')],
+    ['entries (a file)', (dir) => writeIn(dir, 'entries')],
+  ]
+  for (const [name, make] of cases) {
+    const dir = tempDir()
+    make(dir)
+    const before = listAll(dir)
+    await rejectsWith(() => openStore(dir), 'ERR_CAIRN_NOT_A_STORE')
+    assert.equal(listAll(dir), before, `${name}: nothing written`)
+  }
+})
+
+opening(
+  'adopts what a creator that crashed mid-creation left: empty shards, its temp files, the tag',
+  async () => {
+    const dir = tempDir()
+    mkdirSync(join(dir, 'entries', '00'), { recursive: true })
+    mkdirSync(join(dir, 'content', 'ff'), { recursive: true })
+    writeIn(dir, 'tmp/4242-0a1b2c3d-0')
+    writeIn(dir, 'CACHEDIR.TAG')
+    const opened = await openStore(dir)
+    const key = randomKey()
+    await opened.put(key, 'after the crash')
+    assert.is((await opened.get(key))?.data.toString(), 'after the crash')
+  },
+)
+
+function writeIn(dir: string, path: string): void {
+  mkdirSync(join(dir, path, '..'), { recursive: true })
+  writeFileSync(join(dir, path), 'mine')
+}
+
+function listAll(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((item) => {
+    const path = prefix ? `${prefix}/${item.name}` : item.name
+    return item.isDirectory() ? [`${path}/`, ...listAll(dir, path)] : [path]
+  })
+}
+
 opening('refuses a path that is a file', async () => {
   const file = join(tempDir(), 'file')
   writeFileSync(file, 'x')
