@@ -15,9 +15,11 @@ import { close, type FileStat, fstat, lstat, now, type Protocol, sleep, unlink, 
 /**
  * How much of an entry to read: `data` reads the content; `open` leaves the content file open
  * for streaming (the caller closes `fd`); `info` only checks that the content exists with the
- * right size. `data` and `open` are uses of the entry and refresh its last-use time.
+ * right size; `use` checks as `info` does, for a caller that then copies or links the content
+ * file itself (`materialize`). All but `info` are uses of the entry and refresh its last-use
+ * time: an entry a build only ever materializes must not look unused to the GC.
  */
-export type ReadDepth = 'data' | 'open' | 'info'
+export type ReadDepth = 'data' | 'open' | 'info' | 'use'
 
 export type MissReason =
   /** No entry under this key. Not corruption. */

@@ -10,7 +10,7 @@ import { assertValidKey, isValidKey, Layout, SHARDS } from './layout.js'
 import { openOrCreate } from './marker.js'
 import { encodeMetadata } from './metadata.js'
 import { NO_LINKS, type PutResult, putEntry, unlinkQuietly } from './publish.js'
-import { closeQuietly, type ReadDepth, type ReadOutcome, readEntry } from './read.js'
+import { closeQuietly, type ReadDepth, type ReadOutcome, readEntry, removeCorrupt } from './read.js'
 import type { JsonValue } from './record.js'
 import { chmod, close, copy, link, open, type Protocol, readdir, rename, write } from './steps.js'
 import { writeStreamToTemp } from './stream.js'
@@ -236,9 +236,14 @@ export class Store {
     if (!outcome.found) return undefined
     const info = infoOf(key, outcome)
     if (outcome.fd === undefined)
-      return { info, stream: ReadableStream.from([outcome.data ?? Buffer.alloc(0)]) }
+      // A byte stream like the file stream below, not an object-mode stream of one Buffer.
+      return { info, stream: ReadableStream.from([outcome.data ?? Buffer.alloc(0)], { objectMode: false }) }
     const raw = createReadStream('', { fd: outcome.fd, autoClose: true, start: 0 })
-    return { info, stream: this.#ctx.verify === 'hash' ? raw.pipe(this.#verifier(key, info.digest)) : raw }
+    return {
+      info,
+      stream:
+        this.#ctx.verify === 'hash' ? raw.pipe(this.#verifier(key, info.digest, outcome.contentPath)) : raw,
+    }
   }
 
   /**
@@ -257,7 +262,7 @@ export class Store {
         `materialize mode must be 'copy' or 'link', got ${describe(mode)}.`,
       )
     }
-    const outcome = await this.#read(key, this.#ctx.verify === 'hash' ? 'data' : 'info')
+    const outcome = await this.#read(key, this.#ctx.verify === 'hash' ? 'data' : 'use')
     if (!outcome.found) return false
     const target = resolve(dest)
     const temp = `${target}.cairn-${randomBytes(6).toString('hex')}`
@@ -343,9 +348,10 @@ export class Store {
   }
 
   /** A pass-through stream that fails at the end if the content does not match `digest`. */
-  #verifier(key: string, digest: string): Transform {
+  #verifier(key: string, digest: string, contentPath: string | undefined): Transform {
     const hash = this.#ctx.hasher.stream()
-    const stats = this.#ctx.stats
+    const ctx = this.#ctx
+    const run = this.#runner
     return new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         hash.update(chunk)
@@ -353,13 +359,19 @@ export class Store {
       },
       flush(callback) {
         if (hash.digest() === digest) return callback()
-        stats.corrupt += 1
-        callback(
-          new CairnError(
-            'ERR_CAIRN_CORRUPT',
-            `The content of entry ${key} does not match its digest ${digest}: the store file is damaged. Treat this as a miss; \`cairn verify --fix\` removes it.`,
-            { key },
-          ),
+        ctx.stats.corrupt += 1
+        const error = new CairnError(
+          'ERR_CAIRN_CORRUPT',
+          `The content of entry ${key} does not match its digest ${digest}: the store file was damaged and has been removed, so the next read is a miss. Treat this read as a miss.`,
+          { key },
+        )
+        // Remove the damaged content as any other corrupt read does, so the next read of this
+        // entry (or of any entry sharing the content) is a plain miss rather than this error
+        // again; the entry record goes with the next read that finds its content missing.
+        if (contentPath === undefined) return callback(error)
+        run(removeCorrupt(ctx, contentPath, undefined)).then(
+          () => callback(error),
+          () => callback(error),
         )
       },
     })

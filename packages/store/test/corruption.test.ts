@@ -199,6 +199,10 @@ verify('getStream of damaged content fails with ERR_CAIRN_CORRUPT at the end', a
   } catch (error) {
     assert.is((error as { code?: string }).code, 'ERR_CAIRN_CORRUPT')
   }
+  // The damaged content was removed, so the next read is a plain miss, not the same error again.
+  assert.is(await s.getStream(key), undefined)
+  assert.is(await s.has(key), false)
+  assert.is(await s.get(key), undefined)
 })
 
 verify.run()

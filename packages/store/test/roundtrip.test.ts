@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { lstatSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { createHasher } from '@cairn/hash'
@@ -324,6 +324,7 @@ reading('getStream streams inline and content entries; a miss is undefined', asy
     assert.ok(result)
     assert.is(result.info.size, size)
     assert.equal(result.info.metadata, { size })
+    assert.is(result.stream.readableObjectMode, false, 'a byte stream, inline or not')
     const parts: Buffer[] = []
     for await (const chunk of result.stream) parts.push(chunk as Buffer)
     assert.ok(Buffer.concat(parts).equals(data))
@@ -347,3 +348,64 @@ reading('entries lists every whole entry once, without counting as a use', async
 })
 
 reading.run()
+
+// ---
+
+const lastUse = suite('last use (the record mtime the GC orders by)')
+lastUse.after(removeTempDirs)
+
+const HOUR = 3_600_000
+const recordOf = (dir: string, key: string) => join(dir, 'entries', key.slice(0, 2), key)
+function age(path: string, ms: number): void {
+  const seconds = (Date.now() - ms) / 1000
+  utimesSync(path, seconds, seconds)
+}
+const ageOf = (path: string) => Date.now() - lstatSync(path).mtimeMs
+
+lastUse('every read that uses an entry refreshes its last use; info and has do not', async () => {
+  const dir = tempDir()
+  const store = await openStore(dir, { touchInterval: 0 })
+  const uses: [string, (key: string) => Promise<unknown>][] = [
+    ['get', (key) => store.get(key)],
+    ['getSync', async (key) => store.getSync(key)],
+    ['getStream', async (key) => (await store.getStream(key))?.stream.resume()],
+    ['materialize copy', (key) => store.materialize(key, join(dir, '..', `out-${key}`))],
+    ['materialize link', (key) => store.materialize(key, join(dir, '..', `link-${key}`), { mode: 'link' })],
+  ]
+  for (const size of [100, 100_000]) {
+    for (const [name, use] of uses) {
+      const key = randomKey()
+      await store.put(key, randomBytes(size))
+      age(recordOf(dir, key), 24 * HOUR)
+      await use(key)
+      assert.ok(ageOf(recordOf(dir, key)) < 60_000, `${name} of ${size} bytes refreshed the last use`)
+    }
+    for (const [name, look] of [
+      ['info', (key: string) => store.info(key)],
+      ['has', (key: string) => store.has(key)],
+    ] as const) {
+      const key = randomKey()
+      await store.put(key, randomBytes(size))
+      age(recordOf(dir, key), 24 * HOUR)
+      await look(key)
+      assert.ok(ageOf(recordOf(dir, key)) > 23 * HOUR, `${name} is not a use`)
+    }
+  }
+})
+
+lastUse('with the default touch interval, a hit refreshes only a last use older than an hour', async () => {
+  const dir = tempDir()
+  const store = await openStore(dir)
+  const recent = randomKey()
+  const old = randomKey()
+  await store.put(recent, 'recent')
+  await store.put(old, 'old')
+  age(recordOf(dir, recent), 10 * 60_000)
+  age(recordOf(dir, old), 2 * HOUR)
+  await store.get(recent)
+  await store.get(old)
+  assert.ok(ageOf(recordOf(dir, recent)) > 9 * 60_000, 'a hit 10 minutes after the last use writes nothing')
+  assert.ok(ageOf(recordOf(dir, old)) < 60_000, 'a hit 2 hours after the last use refreshes it')
+})
+
+lastUse.run()
