@@ -9,7 +9,7 @@ import { COMMANDS, defaultStoreDir, RUN_KEY_VERSION, relocatable, runKey } from 
 import { createHasher, hashKey } from '@cairn/hash'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { CAIRN_BIN } from './fixtures/cli-harness.js'
+import { CAIRN_BIN, cairn } from './fixtures/cli-harness.js'
 import { cli } from './fixtures/cli-in-process.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
 
@@ -425,6 +425,23 @@ gc("cairn gc takes cairn-gc's flags and prunes --store, a <store-dir>, or the de
   assert.is(viaEnv.code, 0, viaEnv.stderr)
   assert.is(viaEnv.stdout, '')
   assert.is(JSON.parse((await run(['ls', '--store', store, '--json'])).stdout).length, 1)
+})
+
+gc('cairn gc prunes the <store-dir> given after --, not the default store', async () => {
+  const { cwd, run } = setup()
+  for (const name of ['s4', 's5']) {
+    for (const key of [KEY, OTHER_KEY]) await run(['put', '--store', join(cwd, name), key, '-'], name)
+  }
+  // A real process, with relative names, as a shell user types it.
+  const result = await cairn(['gc', '--max-entries', '0', '--', 's5'], { cwd, env: { CAIRN_DIR: 's4' } })
+  assert.is(result.code, 0, result.stderr)
+  const count = async (name: string) =>
+    JSON.parse((await run(['ls', '--store', join(cwd, name), '--json'])).stdout).length
+  assert.is(await count('s5'), 0, 'the store named after -- is pruned')
+  assert.is(await count('s4'), 2, 'the default store is left alone')
+  const both = await run(['gc', '--store', join(cwd, 's4'), '--max-entries', '0', '--', join(cwd, 's5')])
+  assert.is(both.code, 2, `two stores is bad usage: ${both.stderr}`)
+  assert.is(await count('s4'), 2)
 })
 
 gc('cairn gc without a budget, or with a bad one, is bad usage', async () => {

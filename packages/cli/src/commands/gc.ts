@@ -46,7 +46,8 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 /**
  * cairn-gc's argv for `cairn gc` argv: `--store DIR` becomes the <store-dir> positional, and
- * without either the default store is used, as by every other subcommand.
+ * without either the default store is used, as by every other subcommand. A <store-dir> after
+ * `--` counts as given (`cairn gc --max-entries 0 -- ./store`), and so does not add the default.
  */
 function withStoreDir(argv: readonly string[], io: Io): string[] {
   const rest: string[] = []
@@ -58,10 +59,15 @@ function withStoreDir(argv: readonly string[], io: Io): string[] {
       store = argv[++i] as string
     } else if (arg.startsWith('--store=')) {
       store = arg.slice('--store='.length)
+    } else if (arg === '--') {
+      // Everything after `--` is a positional, even a name starting with `-`: pass it all on.
+      const after = argv.slice(i + 1)
+      rest.push(arg, ...after)
+      if (after.length > 0) hasPositional = true
+      break
     } else {
       rest.push(arg)
       if (VALUE_OPTIONS.has(arg) && i + 1 < argv.length) rest.push(argv[++i] as string)
-      else if (arg === '--') break
       else if (!arg.startsWith('-')) hasPositional = true
     }
   }
