@@ -2,6 +2,7 @@ export type { RemoteFlags } from './env.js'
 export { remoteOptionsFromEnv } from './env.js'
 export { RemoteFailure, type RemoteFailureCode } from './failure.js'
 export { parseRemoteHeaders } from './headers.js'
+export { openStore } from './open-store.js'
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_COOLDOWN_MS,

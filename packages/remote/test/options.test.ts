@@ -15,6 +15,18 @@ exportsSuite('the package exports the wrapper, its helpers and its error class',
   assert.is(remote.REMOTE_FORMAT_VERSION, 1)
 })
 
+exportsSuite('openStore: with remote a RemoteStore, without it the plain local store', async () => {
+  const local = await remote.openStore(tempDir())
+  assert.not.ok(local instanceof remote.RemoteStore)
+  assert.type(local.flush, 'function')
+  const tiered = await remote.openStore(tempDir(), {
+    remote: { url: 'http://127.0.0.1:9/cache', warn: () => {} },
+  })
+  assert.ok(tiered instanceof remote.RemoteStore)
+  await tiered.flush()
+})
+
+exportsSuite.after(removeTempDirs)
 exportsSuite.run()
 
 // ---

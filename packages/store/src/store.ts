@@ -312,6 +312,13 @@ export class Store {
   }
 
   /** Counters for this process since the store was opened. */
+  /**
+   * Resolves when every write this store started has finished. A local store's writes are
+   * finished when they resolve, so there is nothing to wait for; a store with a remote tier
+   * (`@cairn/remote`) waits for its uploads. Code written for either calls it before exit.
+   */
+  async flush(): Promise<void> {}
+
   stats(): StoreStats {
     return { ...this.#ctx.stats }
   }
@@ -476,11 +483,23 @@ interface CheckedOptions {
   durable: boolean
 }
 
+/** Every option openStore knows: anything else is a mistake worth saying (a typo silently ignored costs hits). */
+const KNOWN_OPTIONS = new Set(['verify', 'touchInterval', 'durable', 'algorithm', 'now'])
+
 function checkOptions(options: StoreOptions): CheckedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new CairnError(
       'ERR_CAIRN_INVALID_OPTION',
       `openStore options must be an object, got ${describe(options)}.`,
+    )
+  }
+  for (const name of Object.keys(options)) {
+    if (KNOWN_OPTIONS.has(name)) continue
+    throw new CairnError(
+      'ERR_CAIRN_INVALID_OPTION',
+      name === 'remote'
+        ? "openStore from @cairn/store has no remote tier: import openStore (or openRemoteStore) from '@cairn/remote', which takes the same options plus `remote`."
+        : `openStore has no option ${JSON.stringify(name)}; the options are ${[...KNOWN_OPTIONS].join(', ')}.`,
     )
   }
   const {

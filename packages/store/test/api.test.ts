@@ -214,6 +214,28 @@ opening('rejects bad options with ERR_CAIRN_INVALID_OPTION', async () => {
   await rejectsWith(() => openStore(42 as never), 'ERR_CAIRN_INVALID_OPTION')
 })
 
+opening('an unknown option is an error, and remote points at @cairn/remote', async () => {
+  const dir = tempDir()
+  const typo = await rejectsWith(
+    () => openStore(dir, { touchIntervall: 0 } as never),
+    'ERR_CAIRN_INVALID_OPTION',
+  )
+  assert.match(typo.message, 'touchIntervall')
+  const remote = await rejectsWith(
+    () => openStore(dir, { remote: { url: 'http://127.0.0.1:1/' } } as never),
+    'ERR_CAIRN_INVALID_OPTION',
+  )
+  assert.match(remote.message, '@cairn/remote')
+})
+
+opening('flush resolves: a local store has no writes in flight once they resolve', async () => {
+  const s = await openStore(tempDir())
+  const key = randomKey()
+  await s.put(key, 'x')
+  assert.is(await s.flush(), undefined)
+  assert.is((await s.get(key))?.data.toString(), 'x')
+})
+
 opening('a directory holding only Cairn names (a creation in progress) is accepted', async () => {
   const dir = tempDir()
   mkdirSync(join(dir, 'entries'))
