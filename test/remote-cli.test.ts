@@ -104,4 +104,30 @@ machines('credentials from --remote-header are sent and never printed', async ()
   assert.not.match(result.stderr + result.stdout, 's3cret-t0ken')
 })
 
+/** An entry's bytes, large enough to be a content file rather than inline in its record. */
+function entryBytes(): Buffer {
+  const data = Buffer.alloc(200_000)
+  for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 17) & 0xff
+  return data
+}
+
+/** `cairn put` of `data` under `key` into `store` with CAIRN_REMOTE set. */
+function putRemote(store: string, key: string, data: Buffer): Promise<CliResult> {
+  return cairn(['put', '--store', store, key, '-'], { env: { CAIRN_REMOTE: nginx.url }, stdin: data })
+}
+
+machines('cairn put with CAIRN_REMOTE uploads before it exits, and cairn stats counts it', async () => {
+  const base = tempDir('cairn-remote-cli-')
+  const key = '0123456789abcdef0123456789abcdef'
+  const put = await putRemote(join(base, 'a'), key, entryBytes())
+  assert.is(put.code, 0, put.stderr)
+  assert.not.match(put.stderr, /cairn: remote:/, 'no remote warnings')
+  await nginx.settle()
+  assert.ok(nginx.requests().includes(`PUT /cache/ac/${key} 201`), nginx.requests().join('\n'))
+  const stats = await cairn(['stats', '--store', join(base, 'a'), '--json'])
+  const remote = JSON.parse(stats.stdout).remote
+  assert.is(remote.uploads, 1, `the upload is counted for cairn stats: ${stats.stdout}`)
+  assert.ok(remote.bytesUp >= 200_000, stats.stdout)
+})
+
 machines.run()

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
+import type { PutResult } from '@cairn/store'
 import { parseCommandLine } from '../args.js'
 import { CliError } from '../cli-error.js'
 import type { Command } from '../command.js'
@@ -8,7 +9,7 @@ import { EXIT_OK } from '../exit-codes.js'
 import type { Io } from '../io.js'
 import { note } from '../io.js'
 import { keyArgument } from '../key-argument.js'
-import { openStoreForWriting } from '../open-store.js'
+import { closeStore, openStoreForWriting } from '../open-store.js'
 
 const usage = 'cairn put [--store DIR] [--quiet] <key> [FILE|-]'
 
@@ -39,7 +40,14 @@ async function run(argv: string[], io: Io): Promise<number> {
   const file = source === '-' ? undefined : resolve(io.cwd, source)
   if (file !== undefined) checkReadableFile(file, source)
   const store = await openStoreForWriting(values.store as string | undefined, io)
-  const result = file === undefined ? await store.put(key, io.stdin) : await store.putFile(key, file)
+  let result: PutResult
+  try {
+    result = file === undefined ? await store.put(key, io.stdin) : await store.putFile(key, file)
+  } finally {
+    // With a remote tier: the upload finishes before cairn exits, and its counters are kept for
+    // `cairn stats`.
+    await closeStore(store)
+  }
   note(
     io,
     values.quiet === true,
