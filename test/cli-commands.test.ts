@@ -82,6 +82,28 @@ usage(
         ['run', '--store', store, '--inputs', 'x', '--outputs', 'y', '--env', 'A=1', '--', 'true'],
         /--env takes a variable name/,
       ],
+      // A bad remote tier setting is bad usage too.
+      [
+        ['run', '--store', store, '--remote', 'not-a-url', '--allow-empty', '--outputs', 'y', '--', 'true'],
+        /^cairn: remote\.url "not-a-url" is not a valid URL.*\nusage: cairn run .*--remote URL/,
+      ],
+      [
+        [
+          'run',
+          '--store',
+          store,
+          '--remote',
+          'http://127.0.0.1:9/c',
+          '--remote-header',
+          'no colon',
+          '--allow-empty',
+          '--outputs',
+          'y',
+          '--',
+          'true',
+        ],
+        /^cairn: Remote header 1 is not in the form "Name: value".*\nusage: cairn run /,
+      ],
     ]
     for (const [argv, expected] of cases) {
       const result = await run(argv)

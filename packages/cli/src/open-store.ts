@@ -9,8 +9,9 @@ import {
   remoteOptionsFromEnv,
   remoteStatsPath,
 } from '@cairn/remote'
-import { MARKER_FILE, openStore, type Store } from '@cairn/store'
+import { CairnError, MARKER_FILE, openStore, type Store } from '@cairn/store'
 import { errnoOf } from '@cairn/store/protocol'
+import { UsageError } from './args.js'
 import { type Io, writeLine } from './io.js'
 import { resolveStoreDir } from './store-dir.js'
 
@@ -30,18 +31,47 @@ export interface ExistingStore {
 
 /**
  * Opens the store chosen by `--store` (`flag`) or the environment, creating it if it does not
- * exist: for commands that write (`run`, `put`).
+ * exist: for commands that write (`run`, `put`). `remote` is the command line's remote flags;
+ * a bad remote setting, from them or the environment, is a UsageError with `usage`.
  */
 export async function openStoreForWriting(
   flag: string | undefined,
   io: Io,
   remote: RemoteFlags = {},
+  usage?: string,
 ): Promise<CacheStore> {
   const dir = resolveStoreDir(flag, io.env, io.cwd)
-  // --remote/--remote-header, else CAIRN_REMOTE and CAIRN_REMOTE_HEADERS: a tier over a shared cache.
-  const options = remoteOptionsFromEnv(io.env, remote)
+  const options = remoteOptions(io, remote, usage)
   if (options === undefined) return openStore(dir)
-  return openRemoteStore(dir, { remote: { warn: (line) => writeLine(io.stderr, line), ...options } })
+  try {
+    return await openRemoteStore(dir, {
+      remote: { warn: (line) => writeLine(io.stderr, line), ...options },
+    })
+  } catch (error) {
+    throw asUsageError(error, usage)
+  }
+}
+
+/**
+ * --remote/--remote-header, else CAIRN_REMOTE and CAIRN_REMOTE_HEADERS: a tier over a shared
+ * cache, or undefined for none.
+ */
+function remoteOptions(io: Io, remote: RemoteFlags, usage: string | undefined) {
+  try {
+    return remoteOptionsFromEnv(io.env, remote)
+  } catch (error) {
+    throw asUsageError(error, usage)
+  }
+}
+
+/**
+ * A bad remote option (a URL that does not parse, a header without a colon, a bad
+ * CAIRN_REMOTE_MODE) is bad usage: exit 2 with the command's usage line, like any other bad
+ * option. Other errors are left as they are.
+ */
+function asUsageError(error: unknown, usage: string | undefined): unknown {
+  if (!(error instanceof CairnError) || error.code !== 'ERR_CAIRN_INVALID_OPTION') return error
+  return new UsageError(error.message, usage)
 }
 
 /**

@@ -39,7 +39,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const source = positionals[1] ?? '-'
   const file = source === '-' ? undefined : resolve(io.cwd, source)
   if (file !== undefined) checkReadableFile(file, source)
-  const store = await openStoreForWriting(values.store as string | undefined, io)
+  const store = await openStoreForWriting(values.store as string | undefined, io, {}, usage)
   let result: PutResult
   try {
     result = file === undefined ? await store.put(key, io.stdin) : await store.putFile(key, file)

@@ -23,7 +23,7 @@ import { resolveStoreDir } from '../store-dir.js'
 import { storeBytes, storeOutputFiles } from '../store-outputs.js'
 
 const usage =
-  'cairn run [--store DIR] --inputs GLOB... --outputs PATH... [--env NAME...] [--key-extra STRING] [--allow-empty] [--verify] [--quiet] -- <command> [args...]'
+  "cairn run [--store DIR] [--remote URL] [--remote-header 'Name: value'] --inputs GLOB... --outputs PATH... [--env NAME...] [--key-extra STRING] [--allow-empty] [--verify] [--quiet] -- <command> [args...]"
 
 /** `cairn run`'s options, checked. */
 interface RunOptions {
@@ -205,10 +205,12 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
     if (error instanceof UsageError) throw new UsageError(error.message, usage)
     throw error
   }
-  const store = await openStoreForWriting(options.store, io, {
-    remote: options.remote,
-    remoteHeaders: options.remoteHeaders,
-  })
+  const store = await openStoreForWriting(
+    options.store,
+    io,
+    { remote: options.remote, remoteHeaders: options.remoteHeaders },
+    usage,
+  )
   const hasher = await createHasher({ algorithm: store.algorithm })
   const key = runKey(hasher, {
     command: options.command.map((arg) => relocatable(arg, root)),
