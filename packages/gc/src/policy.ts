@@ -184,11 +184,16 @@ export function hasBudget(
  * `prune_interval=1h:prune_after=7d:cache_size=75%:cache_size_bytes=10g:cache_size_files=100000`.
  *
  * Keys, separated by `:`: `prune_interval` ({@link Policy.interval}), `prune_after`
- * ({@link Policy.maxAge}), `cache_size=N%` ({@link Policy.maxDiskPercent}), `cache_size_bytes`
- * ({@link Policy.maxBytes}; `k`, `m`, `g` multiply by 1024 as LLVM reads them) and
- * `cache_size_files` ({@link Policy.maxEntries}). Durations take `s`, `m`, `h` or `d`. As in
- * LLVM, 0 disables `prune_after`, `cache_size`, `cache_size_bytes` and `cache_size_files`: the
- * field is left out. LLVM's defaults for keys not given (a 20-minute interval, a week's expiry,
+ * ({@link Policy.maxAge}), `cache_size=N%` ({@link Policy.maxDiskPercent}, N a whole number from
+ * 0 to 100), `cache_size_bytes` ({@link Policy.maxBytes}: a whole number, optionally followed by
+ * `k`, `m` or `g`, which multiply by 1024, 1024² and 1024³; LLVM lower-cases that letter, so `K`,
+ * `M` and `G` mean the same) and `cache_size_files` ({@link Policy.maxEntries}). Durations are a
+ * whole number and `s`, `m` or `h` as in LLVM, or `d` (days). Values are read as strictly as
+ * LLVM reads them: no fractions, no spaces, no other units (`1.5g`, `10gb`, `1w`, `500ms`, `7D`
+ * are refused); the CLI's own flags take the friendlier forms of {@link parseSize} and
+ * {@link parseDuration}. As in LLVM, 0 disables `prune_after`, `cache_size`, `cache_size_bytes`
+ * and `cache_size_files`: the field is left out; a trailing `:` is accepted, an empty part
+ * elsewhere is not. LLVM's defaults for keys not given (a 20-minute interval, a week's expiry,
  * 75% of the disk) are not applied: state them in the string. A later key overrides an earlier one.
  *
  * @throws {CairnError} ERR_CAIRN_INVALID_POLICY quoting the bad part and saying what was expected.
@@ -196,12 +201,14 @@ export function hasBudget(
 export function parsePolicy(text: string): Policy {
   if (typeof text !== 'string') throw invalid(`A policy string was expected, got ${describe(text)}.`)
   const policy: Policy = {}
-  for (const part of text.split(':')) {
-    if (part === '') continue // "a=1:" as LLVM accepts it
+  const parts = text === '' ? [] : text.split(':')
+  // LLVM stops at the end of the string, so "a=1:" is one part; "a=1::b=2" has an empty key.
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop()
+  for (const part of parts) {
     const equals = part.indexOf('=')
     if (equals < 0) {
       throw invalid(
-        `Policy part ${JSON.stringify(part)} has no "=": expected key=value, e.g. prune_after=7d.`,
+        `Policy part ${JSON.stringify(part)} in ${JSON.stringify(text)} has no "=": expected key=value, e.g. prune_after=7d.`,
       )
     }
     const key = part.slice(0, equals)
@@ -210,32 +217,35 @@ export function parsePolicy(text: string): Policy {
       invalid(`Policy part ${JSON.stringify(part)} is invalid: ${key} takes ${expected}.`)
     switch (key) {
       case 'prune_interval':
-        policy.interval = parseDurationOr(value, bad)
+        policy.interval = llvmDuration(value, bad)
         break
       case 'prune_after':
-        setOrDelete(policy, 'maxAge', parseDurationOr(value, bad))
+        setOrDelete(policy, 'maxAge', llvmDuration(value, bad))
         break
       case 'cache_size': {
-        const match = /^(\d+(?:\.\d+)?)%$/.exec(value)
+        const match = /^(\d+)%$/.exec(value)
         const percent = match ? Number(match[1]) : Number.NaN
-        if (!(percent >= 0 && percent <= 100)) throw bad('a percentage from 0% to 100%, e.g. 75%')
+        if (!(percent >= 0 && percent <= 100)) throw bad('a whole percentage from 0% to 100%, e.g. 75%')
         setOrDelete(policy, 'maxDiskPercent', percent)
         break
       }
       case 'cache_size_bytes': {
-        let bytes: number
-        try {
-          bytes = parseSize(value)
-        } catch {
-          throw bad('a size in bytes, with k, m or g for KiB, MiB or GiB, e.g. 10g')
+        const match = /^(\d+)([kmg]?)$/i.exec(value)
+        const bytes = match
+          ? Number(match[1]) * (LLVM_SIZE_UNITS[(match[2] as string).toLowerCase()] ?? 1)
+          : Number.NaN
+        if (!Number.isSafeInteger(bytes)) {
+          throw bad('a whole number of bytes, optionally followed by k, m or g (KiB, MiB, GiB), e.g. 10g')
         }
         setOrDelete(policy, 'maxBytes', bytes)
         break
       }
-      case 'cache_size_files':
-        if (!/^\d+$/.test(value)) throw bad('a whole number of entries, e.g. 100000')
-        setOrDelete(policy, 'maxEntries', Number(value))
+      case 'cache_size_files': {
+        const files = /^\d+$/.test(value) ? Number(value) : Number.NaN
+        if (!Number.isSafeInteger(files)) throw bad('a whole number of entries, e.g. 100000')
+        setOrDelete(policy, 'maxEntries', files)
         break
+      }
       default:
         throw invalid(
           `Policy part ${JSON.stringify(part)} has an unknown key ${JSON.stringify(key)}: expected prune_interval, prune_after, cache_size, cache_size_bytes or cache_size_files.`,
@@ -255,12 +265,23 @@ function setOrDelete(
   else policy[field] = value
 }
 
-function parseDurationOr(value: string, bad: (expected: string) => CairnError): number {
-  try {
-    return parseDuration(value)
-  } catch {
-    throw bad('a duration: a number and one of s, m, h or d, e.g. 12h')
-  }
+/** `cache_size_bytes` letters, as LLVM's parseCachePruningPolicy multiplies them. */
+const LLVM_SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+/** `s`, `m`, `h` as LLVM's parseDuration reads them (lower case only), and `d`. */
+const LLVM_DURATION_UNITS: Readonly<Record<string, number>> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+}
+
+/** An LLVM duration in ms: a whole number and one of s, m, h, d. */
+function llvmDuration(value: string, bad: (expected: string) => CairnError): number {
+  const match = /^(\d+)([smhd])$/.exec(value)
+  const ms = match ? Number(match[1]) * (LLVM_DURATION_UNITS[match[2] as string] as number) : Number.NaN
+  if (!Number.isSafeInteger(ms)) throw bad('a duration: a whole number and one of s, m, h or d, e.g. 12h')
+  return ms
 }
 
 const DURATION_UNITS: Readonly<Record<string, number>> = {

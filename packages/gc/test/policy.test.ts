@@ -72,6 +72,33 @@ llvm('unknown keys and bad values are refused, naming the bad part', () => {
   refused('prune_after', 'prune_after')
 })
 
+llvm('values are read as strictly as LLVM reads them; the CLI flags keep their friendlier forms', () => {
+  // Units and forms parseDuration and parseSize accept for the CLI, but LLVM does not.
+  refused('prune_after=1w', 'prune_after=1w')
+  refused('prune_interval=500ms', 'prune_interval=500ms')
+  refused('prune_after=7D', 'prune_after=7D')
+  refused('prune_after= 7d', 'prune_after= 7d')
+  refused('prune_after=7d ', 'prune_after=7d ')
+  refused('prune_after=1.5h', 'prune_after=1.5h')
+  refused('prune_interval=0', 'prune_interval=0')
+  refused('cache_size=75.5%', 'cache_size=75.5%')
+  refused('cache_size= 75%', 'cache_size= 75%')
+  refused('cache_size_bytes=10gb', 'cache_size_bytes=10gb')
+  refused('cache_size_bytes=1.5g', 'cache_size_bytes=1.5g')
+  refused('cache_size_bytes=10GiB', 'cache_size_bytes=10GiB')
+  refused('cache_size_bytes=2t', 'cache_size_bytes=2t')
+  refused('cache_size_bytes=10 g', 'cache_size_bytes=10 g')
+  refused('cache_size_bytes=99999999999999999g', 'cache_size_bytes=99999999999999999g')
+  refused('cache_size_files=1.5', 'cache_size_files=1.5')
+  refused('prune_after=1h::cache_size=5%', '""')
+  // LLVM lower-cases the size letter (tolower in parseCachePruningPolicy), so these are its own.
+  same('cache_size_bytes=10G', { maxBytes: 10 * GiB })
+  same('cache_size_bytes=3K', { maxBytes: 3 * 1024 })
+  // The CLI's parsers are unchanged.
+  assert.is(parseDuration('1w'), 7 * D)
+  assert.is(parseSize('10gb'), 10_000_000_000)
+})
+
 llvm.run()
 
 // ---
