@@ -98,6 +98,15 @@ export function* acquireLock(ctx: LockContext): Protocol<LockOwner | 'busy'> {
   return (yield* createLock(ctx, owner)) ? owner : 'busy'
 }
 
+/**
+ * Whether another GC holds the lock now (a lock that {@link acquireLock} would not take over):
+ * what a dry run checks, taking nothing, so it reports `busy` exactly when a real run would.
+ */
+export function* isLockHeld(ctx: LockContext): Protocol<boolean> {
+  const held = yield* readLock(ctx.layout.gcLock)
+  return held !== 'gone' && !isStale(ctx, held)
+}
+
 /** Removes the lock if it is still this GC's (a GC that ran past the timeout may have lost it). */
 export function* releaseLock(layout: Layout, owner: LockOwner): Protocol<void> {
   const held = yield* readLock(layout.gcLock)

@@ -54,7 +54,8 @@ export interface Policy {
   tempGrace?: number
   /**
    * Report what would go, delete nothing, write nothing (no lock, no stamp). Default false. A dry
-   * run skips on `interval` as a real run would; it takes no lock, so it runs beside another GC.
+   * run reports what a real run would: it skips on `interval`, and reports `busy` while another
+   * GC holds a live (not stale) lock, which it checks but never takes.
    */
   dryRun?: boolean
   /**

@@ -4,7 +4,8 @@
  *   1. check the policy and that `dir` is a store (before anything is written);
  *   2. `interval`: read gc.stamp and skip if the last prune is recent, unless a sampled estimate
  *      says a budget is exceeded by more than 10% (a restored CI cache brings an old stamp back);
- *   3. take gc.lock, or report busy (a real run only: a dry run writes nothing);
+ *   3. take gc.lock, or report busy (a dry run writes nothing: it only checks that no live GC
+ *      holds the lock, and reports busy as a real run would);
  *   4. scan (scan.ts), then plan (plan.ts, pure);
  *   5. remove the planned entries' records, each re-checked just before (remove.ts), and corrupt
  *      entries through the store's own reader, which judges and cleans them as a get would;
@@ -34,7 +35,7 @@ import {
 } from '@cairn/store/protocol'
 import { runEach } from './drive.js'
 import { estimateStore } from './estimate.js'
-import { acquireLock, lockContext, releaseLock } from './lock.js'
+import { acquireLock, isLockHeld, lockContext, releaseLock } from './lock.js'
 import { planPrune } from './plan.js'
 import { type CheckedPolicy, checkPolicy, hasBudget, type Policy } from './policy.js'
 import { removeContentIfUnused, removeDebris, removeEntryIfUnused } from './remove.js'
@@ -121,7 +122,9 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
   }
 
   // The lock is between processes, so it keeps real time even when a test sets `policy.now`.
-  const owner = checked.dryRun ? undefined : runSync(acquireLock(lockContext(layout, Date.now())))
+  // A dry run takes no lock, but reports busy when a real run would.
+  const lock = lockContext(layout, Date.now())
+  const owner = checked.dryRun ? (runSync(isLockHeld(lock)) ? 'busy' : undefined) : runSync(acquireLock(lock))
   if (owner === 'busy') {
     report.skipped = true
     report.reason = 'busy'

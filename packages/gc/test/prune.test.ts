@@ -432,8 +432,29 @@ schedule('a held lock makes a prune report busy and leaves the lock alone', asyn
   assert.is(report.reason, 'busy')
   assert.is(readFileSync(layout.gcLock, 'utf8'), lock)
   assert.equal(present(store, 3), [0, 1, 2])
-  // A dry run does not take the lock, so it still reports.
-  assert.is((await prune(dir, { maxEntries: 0, dryRun: true, now: at })).removed.entries, 3)
+})
+
+schedule('a dry run reports busy while a live GC holds the lock, as a real run would', async () => {
+  const { dir, store } = await storeWith(3)
+  const layout = new Layout(dir)
+  const host = (await import('node:os')).hostname()
+  const live = JSON.stringify({ pid: process.pid, hostname: host, startedAt: Date.now(), token: 'live' })
+  writeFileSync(layout.gcLock, live)
+  const dry = await prune(dir, { maxEntries: 0, dryRun: true, now: at })
+  assert.is(dry.skipped, true)
+  assert.is(dry.reason, 'busy')
+  assert.is(dry.dryRun, true)
+  assert.is(dry.removed.entries, 0)
+  assert.is(readFileSync(layout.gcLock, 'utf8'), live, 'the dry run left the lock alone')
+  // A stale lock (its process is gone) does not stop a real run, so it does not stop a dry one,
+  // which reports and still takes nothing: the stale lock stays for the next real run to take over.
+  const dead = JSON.stringify({ pid: 2 ** 22 + 12_345, hostname: host, startedAt: Date.now(), token: 'dead' })
+  writeFileSync(layout.gcLock, dead)
+  const report = await prune(dir, { maxEntries: 0, dryRun: true, now: at })
+  assert.is(report.skipped, false)
+  assert.is(report.removed.entries, 3)
+  assert.is(readFileSync(layout.gcLock, 'utf8'), dead)
+  assert.equal(present(store, 3), [0, 1, 2])
 })
 
 schedule(
