@@ -82,7 +82,7 @@ usage(
         ['run', '--store', store, '--inputs', 'x', '--outputs', 'y', '--env', 'A=1', '--', 'true'],
         /--env takes a variable name/,
       ],
-      // A bad remote tier setting is bad usage too.
+      // A bad remote tier setting is bad usage too, for every command that takes one.
       [
         ['run', '--store', store, '--remote', 'not-a-url', '--allow-empty', '--outputs', 'y', '--', 'true'],
         /^cairn: remote\.url "not-a-url" is not a valid URL.*\nusage: cairn run .*--remote URL/,
@@ -103,6 +103,15 @@ usage(
           'true',
         ],
         /^cairn: Remote header 1 is not in the form "Name: value".*\nusage: cairn run /,
+      ],
+      [
+        ['put', '--store', store, '--remote', 'ftp://x', KEY, '-'],
+        /^cairn: remote\.url "ftp:\/\/x" uses ftp:/,
+      ],
+      [['get', '--store', store, '--remote', 'not-a-url', KEY], /^cairn: remote\.url .*\nusage: cairn get /],
+      [
+        ['has', '--store', store, '--remote', 'http://127.0.0.1:9/c', '--remote-header', 'x', KEY],
+        /^cairn: Remote header 1 .*\nusage: cairn has /,
       ],
     ]
     for (const [argv, expected] of cases) {

@@ -1,6 +1,8 @@
 // `cairn run` on one machine is a hit on another: two checkouts and two stores ("machines")
 // share one nginx WebDAV cache through `--remote` / CAIRN_REMOTE, and `cairn stats` counts it.
+// `cairn put` uploads to it, and `cairn get` and `cairn has` read from it.
 
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -128,6 +130,32 @@ machines('cairn put with CAIRN_REMOTE uploads before it exits, and cairn stats c
   const remote = JSON.parse(stats.stdout).remote
   assert.is(remote.uploads, 1, `the upload is counted for cairn stats: ${stats.stdout}`)
   assert.ok(remote.bytesUp >= 200_000, stats.stdout)
+})
+
+machines('cairn get and has with --remote or CAIRN_REMOTE read what another machine put', async () => {
+  const base = tempDir('cairn-remote-cli-')
+  const key = '00112233445566778899aabbccddeeff'
+  const data = entryBytes()
+  assert.is((await putRemote(join(base, 'a'), key, data)).code, 0)
+
+  // Machines with no store yet: without the remote a miss, with it a hit.
+  assert.is((await cairn(['has', '--store', join(base, 'b'), key])).code, 1)
+  assert.is((await cairn(['has', '--store', join(base, 'b'), '--remote', nginx.url, key])).code, 0)
+  assert.is((await cairn(['has', '--store', join(base, 'b'), key])).code, 0, 'has kept the entry locally')
+  const other = 'ffffeeeeddddccccbbbbaaaa99998888'
+  assert.is((await cairn(['has', '--store', join(base, 'b'), '--remote', nginx.url, other])).code, 1)
+
+  assert.is((await cairn(['get', '--store', join(base, 'c'), key])).code, 1)
+  const got = await cairn(['get', '--store', join(base, 'c'), key], { env: { CAIRN_REMOTE: nginx.url } })
+  assert.is(got.code, 0, got.stderr)
+  assert.ok(got.stdoutBytes.equals(data), 'get writes the remote entry, byte-identical')
+  const copy = join(base, 'copy.bin')
+  const toFile = await cairn(['get', '--store', join(base, 'd'), '--remote', nginx.url, key, '-o', copy])
+  assert.is(toFile.code, 0, toFile.stderr)
+  assert.ok(readFileSync(copy).equals(data))
+  const stats = await cairn(['stats', '--store', join(base, 'c'), '--json'])
+  assert.is(JSON.parse(stats.stdout).remote.hits, 1, `the remote hit is counted: ${stats.stdout}`)
+  assert.not.match(got.stderr + toFile.stderr, /cairn: remote:/, 'no remote warnings')
 })
 
 machines.run()

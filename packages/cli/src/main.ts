@@ -96,6 +96,11 @@ async function helpText(name: string | undefined): Promise<string> {
     '                  %LOCALAPPDATA%\\cairn\\Cache on Windows)',
     '  CAIRN_DISABLE=1 cairn run runs its command without the cache',
     '  CAIRN_VERIFY=1  cairn run --verify',
+    '  CAIRN_REMOTE    a shared HTTP cache (nginx WebDAV, bazel-remote), as --remote URL: used by',
+    '                  run, put (uploads), get and has (a local miss asks it); rm, ls, stats,',
+    '                  verify and gc are about the local store only',
+    '  CAIRN_REMOTE_HEADERS',
+    '                  request headers for it, one "Name: value" a line (as --remote-header)',
     '  CAIRN_DEBUG=1   print stack traces with errors',
   ].join('\n')
 }

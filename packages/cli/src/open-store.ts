@@ -16,9 +16,11 @@ import { type Io, writeLine } from './io.js'
 import { resolveStoreDir } from './store-dir.js'
 
 /**
- * The one place the CLI opens a store: every subcommand goes through {@link openStoreForWriting}
- * or {@link openStoreIfExists}, so options that apply to every store the CLI uses (a remote
- * tier, say) are wired here and nowhere else.
+ * The one place the CLI opens a store: every subcommand goes through {@link openStoreForWriting},
+ * {@link openStoreForReading} or {@link openStoreIfExists}, so options that apply to every store
+ * the CLI uses (a remote tier, say) are wired here and nowhere else. The remote tier is used by
+ * `run`, `put`, `get` and `has`; `rm`, `ls`, `stats`, `verify` and `gc` are about the local
+ * store only (a remote cache cannot be listed, and other machines' copies are not ours to remove).
  */
 
 /** A store a command may read, and where it is (or would be). */
@@ -50,6 +52,22 @@ export async function openStoreForWriting(
   } catch (error) {
     throw asUsageError(error, usage)
   }
+}
+
+/**
+ * Opens the store for a command that reads entries (`get`, `has`). Without a remote tier this
+ * is {@link openStoreIfExists}: undefined when there is no store yet. With one (`--remote`,
+ * CAIRN_REMOTE), the store is opened, and created if need be, as for writing: a local miss
+ * asks the remote, and what it serves is checked and published locally before it is read.
+ */
+export async function openStoreForReading(
+  flag: string | undefined,
+  io: Io,
+  remote: RemoteFlags = {},
+  usage?: string,
+): Promise<CacheStore | undefined> {
+  if (remoteOptions(io, remote, usage) !== undefined) return openStoreForWriting(flag, io, remote, usage)
+  return (await openStoreIfExists(flag, io)).store
 }
 
 /**

@@ -1,13 +1,22 @@
 import { resolve } from 'node:path'
 import { parseCommandLine } from '../args.js'
 import type { Command } from '../command.js'
-import { QUIET_HELP, QUIET_OPTION, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import {
+  QUIET_HELP,
+  QUIET_OPTION,
+  REMOTE_HELP,
+  REMOTE_OPTIONS,
+  remoteFlags,
+  STORE_HELP,
+  STORE_OPTION,
+} from '../common-options.js'
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
 import { type Io, note } from '../io.js'
 import { keyArgument } from '../key-argument.js'
-import { openStoreIfExists } from '../open-store.js'
+import { closeStore, openStoreForReading } from '../open-store.js'
 
-const usage = 'cairn get [--store DIR] [--quiet] <key> [-o FILE]'
+const usage =
+  "cairn get [--store DIR] [--remote URL] [--remote-header 'Name: value'] [--quiet] <key> [-o FILE]"
 
 export const getCommand: Command = {
   name: 'get',
@@ -15,36 +24,45 @@ export const getCommand: Command = {
   usage,
   help: `Writes the content stored under <key> to standard output (bytes as stored), or to FILE with
 -o (replacing it atomically; a copy-on-write clone where the filesystem can). On a miss, writes
-nothing to standard output and says "cairn: miss <key>" on stderr.
+nothing to standard output and says "cairn: miss <key>" on stderr. With a remote tier
+(--remote, CAIRN_REMOTE), a local miss asks the remote: its entry is checked against its digest
+and stored locally (creating the store if need be), then written out.
 
 Options:
   -o, --output FILE    write to FILE instead of standard output
 ${STORE_HELP}
+${REMOTE_HELP}
 ${QUIET_HELP}
 
-Exit codes: 0 found; 1 miss or failure; 2 bad usage (an invalid key).`,
+Exit codes: 0 found; 1 miss or failure; 2 bad usage (an invalid key, a bad --remote URL or
+--remote-header).`,
   run,
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     usage,
-    options: { ...STORE_OPTION, ...QUIET_OPTION, output: { type: 'string', short: 'o' } },
+    options: { ...STORE_OPTION, ...REMOTE_OPTIONS, ...QUIET_OPTION, output: { type: 'string', short: 'o' } },
     positionals: { min: 1, max: 1 },
   })
   const key = keyArgument(positionals[0], usage)
-  const { store } = await openStoreIfExists(values.store as string | undefined, io)
+  const store = await openStoreForReading(values.store as string | undefined, io, remoteFlags(values), usage)
   let found = false
   if (store !== undefined) {
-    const output = values.output as string | undefined
-    if (output !== undefined) {
-      found = await store.materialize(key, resolve(io.cwd, output))
-    } else {
-      const entry = await store.getStream(key)
-      if (entry !== undefined) {
-        await copyTo(entry.stream, io.stdout)
-        found = true
+    try {
+      const output = values.output as string | undefined
+      if (output !== undefined) {
+        found = await store.materialize(key, resolve(io.cwd, output))
+      } else {
+        const entry = await store.getStream(key)
+        if (entry !== undefined) {
+          await copyTo(entry.stream, io.stdout)
+          found = true
+        }
       }
+    } finally {
+      // With a remote tier: its counters are kept for `cairn stats`.
+      await closeStore(store)
     }
   }
   if (found) return EXIT_OK
