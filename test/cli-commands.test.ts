@@ -141,6 +141,18 @@ usage('a failure is one line without a stack, and the stack only with CAIRN_DEBU
   assert.is(missing.stderr, 'cairn: cannot read no-such-file: no such file.\n')
 })
 
+usage('get -o to a path that cannot be written is one line naming it', async () => {
+  const { cwd, store } = setup()
+  await cli(['put', '--store', store, KEY, '-'], { cwd, stdin: 'x' })
+  const noDir = await cli(['get', '--store', store, KEY, '-o', 'no-dir/out'], { cwd })
+  assert.is(noDir.code, 1)
+  assert.is(noDir.stderr, 'cairn: cannot write no-dir/out: its directory no-dir does not exist.\n')
+  writeFileSync(join(cwd, 'a-file'), '')
+  const notDir = await cli(['get', '--store', store, KEY, '-o', 'a-file/out'], { cwd })
+  assert.is(notDir.code, 1)
+  assert.is(notDir.stderr, 'cairn: cannot write a-file/out: a-file is not a directory.\n')
+})
+
 usage.run()
 
 // ---

@@ -1,5 +1,10 @@
-import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import type { CacheStore } from '@cairn/remote'
+import { CairnError } from '@cairn/store'
+import { errnoOf } from '@cairn/store/protocol'
 import { parseCommandLine } from '../args.js'
+import { CliError } from '../cli-error.js'
 import type { Command } from '../command.js'
 import {
   QUIET_HELP,
@@ -52,7 +57,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     try {
       const output = values.output as string | undefined
       if (output !== undefined) {
-        found = await store.materialize(key, resolve(io.cwd, output))
+        found = await materialize(store, key, output, io)
       } else {
         const entry = await store.getStream(key)
         if (entry !== undefined) {
@@ -68,6 +73,57 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (found) return EXIT_OK
   note(io, values.quiet === true, `miss ${key}`)
   return EXIT_FAILURE
+}
+
+/**
+ * store.materialize to `output` (as typed, relative to the working directory). A file that
+ * cannot be written there is one line naming it and saying why, in the CLI's words: the store's
+ * own message is about store directories, and repeats the errno.
+ */
+async function materialize(store: CacheStore, key: string, output: string, io: Io): Promise<boolean> {
+  const dest = resolve(io.cwd, output)
+  try {
+    return await store.materialize(key, dest)
+  } catch (error) {
+    // Only an error writing the destination (the store names it, or its directory for ENOENT);
+    // one reading the store keeps the store's message.
+    if (!(error instanceof CairnError) || (error.path !== dest && error.path !== dirname(dest))) throw error
+    const cause = error.cause ?? error
+    const code = errnoOf(cause)
+    if (code === undefined) throw error
+    const why =
+      code === 'ENOENT' && !existsSync(dirname(dest))
+        ? `its directory ${dirname(output)} does not exist`
+        : whyNotWritable(code, cause, dirname(output))
+    throw new CliError(`cannot write ${output}: ${why}.`, {
+      path: dest,
+      cause: error,
+    })
+  }
+}
+
+function whyNotWritable(code: string, error: unknown, dir: string): string {
+  switch (code) {
+    case 'ENOTDIR':
+      return `${dir} is not a directory`
+    case 'EISDIR':
+      return 'it is a directory'
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied'
+    case 'EROFS':
+      return 'read-only file system'
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'no space left on the disk'
+    default: {
+      // Node's text without its "CODE: " prefix and ", syscall 'path'" suffix: "CODE (text)".
+      const text = (error instanceof Error ? error.message : String(error))
+        .replace(/^[A-Z0-9]+: /, '')
+        .replace(/, \w+ '.*$/, '')
+      return `${code} (${text})`
+    }
+  }
 }
 
 /** Copies a stream to `out` without ending it (it may be the process's stdout), with backpressure. */
