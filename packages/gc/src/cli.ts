@@ -193,29 +193,32 @@ function wholeNumber(name: string, text: string, min: number): number {
   return value
 }
 
-/** The one summary line of a human run. */
+/**
+ * The one summary line of a human run: scanned, removed, kept, freed (`removed.bytes`, the
+ * content bytes the removed entries held alone) and time. A skipped run says why, and that
+ * nothing was freed.
+ */
 export function summary(report: PruneReport, policy: Policy): string {
   const time = `${(report.durationMs / 1000).toFixed(2)} s`
   if (report.skipped) {
-    return report.reason === 'busy'
-      ? `cairn-gc: skipped: another GC is pruning this store (gc.lock); ${time}`
-      : `cairn-gc: skipped: the last prune was less than ${formatDuration(policy.interval ?? 0)} ago (--interval); ${time}`
+    const why =
+      report.reason === 'busy'
+        ? 'another GC is pruning this store (gc.lock)'
+        : `the last prune was less than ${formatDuration(policy.interval ?? 0)} ago (--interval)`
+    return `cairn-gc: skipped: ${why}; nothing scanned, removed or freed; ${time}`
   }
   const { scanned, removed, kept } = report
-  const verb = report.dryRun ? 'would remove' : 'removed'
+  const dry = report.dryRun
   const extras: string[] = []
   if (report.temp.removed > 0) extras.push(`${count(report.temp.removed)} temp file(s)`)
   if (report.corrupt.removed > 0) extras.push(`${count(report.corrupt.removed)} corrupt entr(ies)`)
-  if (report.content.removed > 0)
-    extras.push(
-      `${count(report.content.removed)} unused content file(s), ${formatBytes(report.content.bytes)} freed`,
-    )
   return (
     `cairn-gc: scanned ${count(scanned.entries)} entries (${formatBytes(scanned.bytes)}), ` +
-    `${verb} ${count(removed.entries)} (${formatBytes(removed.bytes)}), ` +
-    `kept ${count(kept.entries)} (${formatBytes(kept.bytes)})` +
-    (extras.length > 0 ? `; ${verb} ${extras.join(', ')}` : '') +
-    `; ${time}${report.dryRun ? ' (dry run)' : ''}`
+    `${dry ? 'would remove' : 'removed'} ${count(removed.entries)}, ` +
+    `kept ${count(kept.entries)} (${formatBytes(kept.bytes)}), ` +
+    `${formatBytes(removed.bytes)} ${dry ? 'would be freed' : 'freed'}` +
+    (extras.length > 0 ? `; ${dry ? 'would also remove' : 'also removed'} ${extras.join(', ')}` : '') +
+    `; ${time}${dry ? ' (dry run)' : ''}`
   )
 }
 

@@ -47,9 +47,13 @@ export interface Policy {
    */
   interval?: number
   /**
-   * Ms. Files in `tmp/` older than this are debris from crashed writers and are removed; content
-   * that no entry references is removed only once its mtime is older than this too (a writer
-   * publishes content before its entry). Must exceed the longest write. Default 3,600,000 (1 hour).
+   * Ms. Files in `tmp/` older than this are debris from crashed writers and are removed. Must
+   * exceed the longest write. Default 3,600,000 (1 hour). Content that no entry references has a
+   * shorter grace, `min(tempGrace, 10 s)` (COPY_MODE_GRACE_MS): it is deleted when its mtime is
+   * before the scan's start less that (an mtime equal to the cutoff stays), so the content of
+   * the entries a prune removes is freed by that prune. The store's content handshake makes this
+   * safe beside writers (docs/DESIGN.md, "The GC handshake"); the 10 s let copy-mode stores,
+   * which publish content by copying it, finish a copy.
    */
   tempGrace?: number
   /**

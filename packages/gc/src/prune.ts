@@ -9,8 +9,9 @@
  *   4. scan (scan.ts), then plan (plan.ts, pure);
  *   5. remove the planned entries' records, each re-checked just before (remove.ts), and corrupt
  *      entries through the store's own reader, which judges and cleans them as a get would;
- *   6. sweep content no surviving entry refers to, through the store's handshake (sweep.ts);
- *   7. remove temp debris older than the grace;
+ *   6. sweep content no surviving entry refers to, through the store's handshake (sweep.ts),
+ *      with a cutoff of the scan's start less {@link contentGrace} (10 s at most);
+ *   7. remove temp debris older than `tempGrace`;
  *   8. write gc.stamp, release the lock.
  *
  * Records go before content, so a reader sees a whole entry or none: one that opened the record
@@ -23,6 +24,7 @@ import { join } from 'node:path'
 import { createHasher, DIGEST_LENGTH } from '@cairn/hash'
 import { CairnError, Layout } from '@cairn/store'
 import {
+  COPY_MODE_GRACE_MS,
   errnoOf,
   ioError,
   lstat,
@@ -63,7 +65,15 @@ export interface PruneReport {
    * counted once however many entries share it; never disk blocks.
    */
   scanned: Tally
-  /** Entries removed, and the content bytes no remaining entry refers to any more. */
+  /**
+   * Entries removed, and the content bytes that removing them freed: the sizes of the contents
+   * the removed entries referred to and no remaining entry does (each counted once), which are
+   * gone from the disk when the prune returns (inline content goes with its record, a content
+   * file in the sweep), except content written less than {@link contentGrace} before the scan,
+   * which the next prune deletes. Content a writer reused during the prune (the handshake kept
+   * it), or that a reader held open on Windows, is not counted. A dry run counts what a real
+   * run would.
+   */
   removed: Tally
   /** Entries that remain (including any used while the prune ran), and their content bytes. */
   kept: Tally
@@ -72,14 +82,28 @@ export interface PruneReport {
   /** Entries removed because a reader would find them corrupt (torn record, missing content, ...). */
   corrupt: { removed: number }
   /**
-   * Content files deleted because no entry refers to them: those of removed entries once older
-   * than `tempGrace` (younger ones go in a later prune), and orphans. `bytes` is their file sizes.
+   * Content files deleted because no entry refers to them: those of removed entries and orphans
+   * (left by crashed writers, or young at an earlier prune), once older than {@link contentGrace}.
+   * `bytes` is their file sizes.
    */
   content: { removed: number; bytes: number }
   /** Names the store format does not define, found and left alone; `paths` lists the first 20. */
   foreign: Foreign
   /** Time spent in each phase, ms. */
   phases: { scan: number; remove: number; sweep: number; temp: number }
+}
+
+/**
+ * How old unreferenced content must be before the sweep deletes it, ms: `tempGrace`, but at most
+ * COPY_MODE_GRACE_MS (10 s). The content handshake (docs/DESIGN.md, "The GC handshake") keeps
+ * content safe with a cutoff as late as the scan's start: a writer touches its content after
+ * publishing the entry and republishes it if the touch finds it gone, and the sweep links back
+ * content whose mtime changed since the scan (packages/model checks every interleaving). The
+ * 10 s are for copy-mode stores (no hard links), whose writers publish content by copying it
+ * in place. So the content of removed entries is freed by the same prune, not an hour later.
+ */
+export function contentGrace(tempGrace: number): number {
+  return Math.min(tempGrace, COPY_MODE_GRACE_MS)
 }
 
 /** A budget must be exceeded by this factor for a prune to ignore a recent stamp. */
@@ -132,7 +156,7 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
   }
   try {
     // Made only now: loading the hasher costs more than the whole skipped path above.
-    await run(await storeContext(layout, marker), checked, now, report)
+    await run(await storeContext(layout, marker), checked, report)
     if (owner !== undefined) runSync(writeStamp(layout, clock()), clock)
   } finally {
     if (owner !== undefined) runSync(releaseLock(layout, owner))
@@ -141,14 +165,13 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
 }
 
 /** Steps 4 to 7: scan, plan, remove, sweep, temp. Fills `report`. */
-async function run(
-  ctx: StoreContext,
-  policy: CheckedPolicy,
-  now: number,
-  report: PruneReport,
-): Promise<void> {
+async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport): Promise<void> {
   const { dryRun, concurrency, onProgress, now: clock } = policy
-  const cutoff = now - policy.tempGrace
+  // Taken just before the scan reads anything: a file it sees with an mtime before this existed
+  // before the scan started. Strict `<` below: an mtime equal to a cutoff stays.
+  const now = clock()
+  const tempCutoff = now - policy.tempGrace
+  const contentCutoff = now - contentGrace(policy.tempGrace)
   let mark = performance.now()
   const lap = (): number => {
     const next = performance.now()
@@ -161,7 +184,7 @@ async function run(
     digestLength: ctx.digestLength,
     publishMode: ctx.publishMode,
     now,
-    tempCutoff: cutoff,
+    tempCutoff,
     onShard: (done) => onProgress?.({ phase: 'scan', done }),
   })
   report.foreign = scan.foreign
@@ -231,21 +254,38 @@ async function run(
       },
     )
   }
-  tallyEntries(scan, remains, report)
+  const contentOf = tallyEntries(scan, remains, report)
   report.phases.remove = lap()
 
-  await sweepContent(ctx, scan, remains, cutoff, policy, report)
+  await sweepContent(ctx, scan, contentOf, contentCutoff, policy, report)
   report.phases.sweep = lap()
 
-  await removeTemp(ctx, scan, cutoff, policy, report)
+  await removeTemp(ctx, scan, tempCutoff, policy, report)
   report.phases.temp = lap()
 }
 
-/** Counts scanned, removed and kept from what remains: each content's bytes once per side. */
-function tallyEntries(scan: ScanResult, remains: Uint8Array, report: PruneReport): void {
+/** Per content id, from {@link tallyEntries}: which contents stay, and which were freed. */
+interface ContentUse {
+  /** 1 when a remaining entry (whatever its state) refers to it: it stays. */
+  referenced: Uint8Array
+  /** 1 when it is counted in `removed.bytes`: a removed entry referred to it, none remaining does. */
+  freed: Uint8Array
+}
+
+/**
+ * Counts scanned, removed and kept from what remains, each content's bytes once per side; and
+ * which contents the remaining entries still refer to, for the sweep.
+ */
+function tallyEntries(scan: ScanResult, remains: Uint8Array, report: PruneReport): ContentUse {
   const { entries, contents } = scan
   const seen = new Uint8Array(contents.count)
   const keptContent = new Uint8Array(contents.count)
+  const referenced = new Uint8Array(contents.count)
+  for (let index = 0; index < entries.count; index++) {
+    const id = entries.content[index] as number
+    if (id >= 0 && remains[index] === 1) referenced[id] = 1
+  }
+  const freed = new Uint8Array(contents.count)
   for (let index = 0; index < entries.count; index++) {
     if (entries.state[index] !== ENTRY_VALID) continue
     const id = entries.content[index] as number
@@ -261,31 +301,30 @@ function tallyEntries(scan: ScanResult, remains: Uint8Array, report: PruneReport
         keptContent[id] = 1
         report.kept.bytes += size
       }
+    } else if (referenced[id] === 0 && freed[id] === 0) {
+      freed[id] = 1
+      report.removed.bytes += size
     }
   }
   report.removed.entries = report.scanned.entries - report.kept.entries
-  report.removed.bytes = report.scanned.bytes - report.kept.bytes
+  return { referenced, freed }
 }
 
 /**
  * Step 6: content files that no remaining entry refers to (whatever its state: a young or
- * unremovable entry keeps its content too) and that are older than the grace go through the
- * store's handshake, which keeps any a writer confirmed since the scan.
+ * unremovable entry keeps its content too) and whose mtime is before `cutoff` (the scan's start
+ * less {@link contentGrace}) go through the store's handshake, which keeps any a writer
+ * confirmed since the scan; such a content is then taken out of `removed.bytes` again.
  */
 async function sweepContent(
   ctx: StoreContext,
   scan: ScanResult,
-  remains: Uint8Array,
+  { referenced, freed }: ContentUse,
   cutoff: number,
   policy: CheckedPolicy,
   report: PruneReport,
 ): Promise<void> {
-  const { entries, contents } = scan
-  const referenced = new Uint8Array(contents.count)
-  for (let index = 0; index < entries.count; index++) {
-    const id = entries.content[index] as number
-    if (id >= 0 && remains[index] === 1) referenced[id] = 1
-  }
+  const { contents } = scan
   const unused = select(contents.count, (id) => {
     const kind = contents.fileKind[id]
     return (
@@ -307,6 +346,7 @@ async function sweepContent(
     (id) => removeContentIfUnused(ctx, contents.digest(id), contents.fileMtime[id] as number, cutoff),
     (id, outcome) => {
       if (outcome === 'removed') count(id)
+      else if (outcome === 'kept' && freed[id] === 1) report.removed.bytes -= contents.size[id] as number
     },
     {
       concurrency: policy.concurrency,

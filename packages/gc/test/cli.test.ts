@@ -98,13 +98,27 @@ output('the human summary is one line; --quiet prints nothing; --dry-run removes
   const dry = await run(dir, '--max-size', '6000', '--dry-run')
   assert.is(dry.code, 0)
   assert.is(dry.stdout.split('\n').length, 2, 'one line and its newline')
-  assert.match(dry.stdout, /scanned 4 entries \(23\.4 KiB\), would remove 3 \(17\.6 KiB\), kept 1/)
+  assert.match(
+    dry.stdout,
+    /scanned 4 entries \(23\.4 KiB\), would remove 3, kept 1 \(5\.86 KiB\), 17\.6 KiB would be freed; .* \(dry run\)/,
+  )
   const quiet = await run(dir, '--max-size', '6000', '--quiet')
   assert.is(quiet.code, 0)
   assert.is(quiet.stdout + quiet.stderr, '')
   const store = await openStore(dir)
   assert.is(store.getSync(keyOf(0)), undefined)
   assert.ok(store.getSync(keyOf(3)))
+})
+
+output('the summary says what was freed, even when nothing was', async () => {
+  const dir = await storeWith(3)
+  const keepAll = await run(dir, '--max-entries', '5')
+  assert.match(keepAll.stdout, /removed 0, kept 3 \(17\.6 KiB\), 0 B freed; /)
+  const pruned = await run(dir, '--max-entries', '1')
+  assert.match(
+    pruned.stdout,
+    /scanned 3 entries \(17\.6 KiB\), removed 2, kept 1 \(5\.86 KiB\), 11\.7 KiB freed; /,
+  )
 })
 
 output('a skipped prune exits 0 and says why', async () => {

@@ -206,17 +206,80 @@ budgets('shared content is counted once, and freeing one of its entries frees no
   assert.equal(tight.removed, { entries: 2, bytes: 10_000 })
 })
 
-budgets('content no entry refers to goes once older than tempGrace, not before', async () => {
+/** The content files in a store, as digest names. */
+function contentFiles(dir: string): string[] {
+  const content = new Layout(dir).content
+  return readdirSync(content).flatMap((shard) => readdirSync(join(content, shard)))
+}
+
+budgets('the content of removed entries is deleted by the same prune, not an hour later', async () => {
+  const { dir } = await storeWith(4) // files a minute older than NOW
+  assert.is(contentFiles(dir).length, 4)
+  const report = await prune(dir, { maxEntries: 1, now: at }) // default tempGrace: an hour
+  assert.equal(report.removed, { entries: 3, bytes: 15_000 })
+  assert.equal(report.content, { removed: 3, bytes: 15_000 })
+  assert.is(contentFiles(dir).length, 1, "only the kept entry's content is left")
+})
+
+budgets('content younger than the content grace (10 s) waits for the next prune', async () => {
   const { dir } = await storeWith(4)
+  // The real clock: the content was written milliseconds ago, so it may be a put in flight.
+  const young = await prune(dir, { maxEntries: 1 })
+  assert.equal(young.removed, { entries: 3, bytes: 15_000 }, 'freed: the next prune deletes it')
+  assert.equal(young.content, { removed: 0, bytes: 0 })
+  assert.is(contentFiles(dir).length, 4)
+  const later = await prune(dir, { maxEntries: 1, now: at })
+  assert.equal(later.removed, { entries: 0, bytes: 0 })
+  assert.equal(later.content, { removed: 3, bytes: 15_000 })
+  assert.is(contentFiles(dir).length, 1)
+})
+
+budgets(
+  'the content cutoff is the scan start less min(tempGrace, 10 s); an mtime equal to it stays',
+  async () => {
+    const now = Math.floor(NOW / 1000) * 1000 // whole seconds, so utimes sets mtimes exactly
+    const { dir, store } = await storeWith(3)
+    const layout = new Layout(dir)
+    const digests = [0, 1, 2].map((i) => store.infoSync(keyOf(i))?.digest as string)
+    const setMtime = (digest: string, ms: number) =>
+      utimesSync(layout.contentPath(digest), ms / 1000, ms / 1000)
+    setMtime(digests[0] as string, now - 10_000) // equal to the cutoff: stays
+    setMtime(digests[1] as string, now - 11_000) // older: goes
+    setMtime(digests[2] as string, now - 9_000) // younger: stays
+    const report = await prune(dir, { maxEntries: 0, now: () => now })
+    assert.equal(report.content, { removed: 1, bytes: 5000 })
+    assert.equal(contentFiles(dir).sort(), [digests[0], digests[2]].sort())
+    // A tempGrace below 10 s is the content grace too: 0 sweeps all but an mtime equal to now.
+    setMtime(digests[2] as string, now)
+    const zero = await prune(dir, { maxEntries: 0, tempGrace: 0, now: () => now })
+    assert.equal(zero.content, { removed: 1, bytes: 5000 })
+    assert.equal(contentFiles(dir), [digests[2]])
+  },
+)
+
+budgets('removed.bytes leaves out content a writer reused during the prune', async () => {
+  const { dir, store } = await storeWith(3)
   const layout = new Layout(dir)
-  const contentFiles = () => readdirSync(layout.content).flatMap((s) => readdirSync(join(layout.content, s)))
-  assert.is(contentFiles().length, 4)
-  const young = await prune(dir, { maxEntries: 1, now: at }) // default grace: an hour
-  assert.is(young.content.removed, 0)
-  assert.is(contentFiles().length, 4)
-  const old = await prune(dir, { maxEntries: 1, tempGrace: 0, now: at })
-  assert.equal(old.content, { removed: 3, bytes: 15_000 })
-  assert.is(contentFiles().length, 1)
+  const reused = store.infoSync(keyOf(0))?.digest as string
+  let touched = false
+  const report = await prune(dir, {
+    maxEntries: 0,
+    now: at,
+    onProgress: (p) => {
+      // After the records went and before the sweep: a writer dedups onto content 0 and
+      // touches it, as the handshake has it, so the sweep puts it back.
+      if (p.phase === 'remove' && !touched) {
+        touched = true
+        const time = new Date()
+        utimesSync(layout.contentPath(reused), time, time)
+      }
+    },
+  })
+  assert.ok(touched)
+  assert.is(report.removed.entries, 3)
+  assert.is(report.removed.bytes, 10_000, 'two contents freed; the reused one stays')
+  assert.equal(report.content, { removed: 2, bytes: 10_000 })
+  assert.ok(contentFiles(dir).includes(reused))
 })
 
 budgets.run()
