@@ -1,7 +1,16 @@
 // `cairn run` end to end: the built CLI as a real child process, caching a real (fake) build
 // step that writes every kind of output, in temp projects and stores.
 
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -344,6 +353,7 @@ failures('--verify on a hit of a reproducible step runs it again and exits 0', a
   const verified = await run({ flags: ['--verify'] })
   assert.is(verified.code, 0, verified.stderr)
   assert.match(verified.stderr, /^cairn: verify [0-9a-f]{8}: the outputs match the cached ones \(5 files\)$/m)
+  expectOutcome(verified, 'hit')
   assert.is(runs(), 2)
   const byEnv = await run({ env: { CAIRN_VERIFY: '1' } })
   assert.is(byEnv.code, 0, byEnv.stderr)
@@ -363,6 +373,80 @@ failures(
     )
     assert.match(verified.stderr, /^cairn: {3}out\/bundle\.txt: content differs/m)
     assert.match(verified.stderr, /^cairn: {3}out\/stamp\.txt: content differs/m)
+  },
+)
+
+/**
+ * `cairn run --outputs out` of a step given as a Node script (`node -e`), in a fresh project:
+ * for steps that do what the build script does not (keep an existing output directory).
+ */
+function scriptStep(script: string) {
+  const { base, project, store } = setup()
+  const run = (flags: string[] = []) =>
+    cairn(
+      [
+        'run',
+        '--store',
+        store,
+        '--inputs',
+        'src/*.txt',
+        '--outputs',
+        'out',
+        ...flags,
+        '--',
+        process.execPath,
+        '-e',
+        script,
+      ],
+      { cwd: project },
+    )
+  return { base, project, run }
+}
+
+/** Names under `dir` left by a verify run's moving aside (`.<name>.cairn-verify-…`). */
+function leftAside(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.includes('.cairn-'))
+}
+
+failures(
+  '--verify runs the step without its outputs on disk: a step that skips existing outputs is caught',
+  async () => {
+    // Writes a random stamp, unless one is there: not reproducible, which only a clean run shows.
+    const { project, run } = scriptStep(
+      "const fs = require('fs'); if (!fs.existsSync('out/stamp')) { fs.mkdirSync('out', { recursive: true }); fs.writeFileSync('out/stamp', String(Math.random())) }",
+    )
+    expectOutcome(await run(), 'miss')
+    const cached = readFileSync(join(project, 'out', 'stamp'), 'utf8')
+    const verified = await run(['--verify'])
+    assert.is(verified.code, 1, verified.stderr)
+    assert.match(verified.stderr, /^cairn: verify [0-9a-f]{8}: 1 difference from the cached outputs/m)
+    assert.match(verified.stderr, /^cairn: {3}out\/stamp: content differs/m)
+    assert.is(outcome(verified.stderr)?.result, 'hit', 'the hit line is printed too')
+    assert.is(readFileSync(join(project, 'out', 'stamp'), 'utf8'), cached, 'the cached outputs are restored')
+    assert.equal(leftAside(project), [])
+  },
+)
+
+failures(
+  '--verify ignores a stale file in an output directory, and leaves the tree as a hit does',
+  async () => {
+    const { project, run } = scriptStep(
+      "const fs = require('fs'); fs.mkdirSync('out', { recursive: true }); fs.writeFileSync('out/a.txt', 'a')",
+    )
+    expectOutcome(await run(), 'miss')
+    writeFileSync(join(project, 'out', 'stale.txt'), 'left over from an older build\n')
+    const verified = await run(['--verify'])
+    assert.is(verified.code, 0, verified.stderr)
+    assert.match(
+      verified.stderr,
+      /^cairn: verify [0-9a-f]{8}: the outputs match the cached ones \(1 files\)$/m,
+    )
+    assert.match(verified.stderr, /^cairn: hit [0-9a-f]{8} \(restored 1 files, /m)
+    assert.equal(readdirSync(join(project, 'out')), ['a.txt'], 'the stale file is gone, as after a hit')
+    assert.equal(leftAside(project), [])
+    const quiet = await run(['--verify', '--quiet'])
+    assert.is(quiet.code, 0, quiet.stderr)
+    assert.is(quiet.stderr, '', '--quiet silences the hit and verify lines')
   },
 )
 

@@ -1,6 +1,8 @@
+import { lstatSync, renameSync, rmSync } from 'node:fs'
 import { relative } from 'node:path'
 import { createHasher, type Hasher } from '@cairn/hash'
 import { type CacheStore, RemoteStore } from '@cairn/remote'
+import { errnoOf } from '@cairn/store/protocol'
 import { parseCommandLine, UsageError } from '../args.js'
 import { collectOutputs, NotCacheableError } from '../collect-outputs.js'
 import type { Command } from '../command.js'
@@ -14,6 +16,7 @@ import { encodeManifest, parseManifest, type RunManifest } from '../manifest.js'
 import { closeStore, openStoreForWriting } from '../open-store.js'
 import { findProjectRoot } from '../project-root.js'
 import { relocatable } from '../relocatable.js'
+import { siblingName } from '../replace-path.js'
 import { isUsageError } from '../report-error.js'
 import { readBlob, restoreOutputs } from '../restore-outputs.js'
 import { CommandNotStartedError, type CommandResult, runCommand } from '../run-command.js'
@@ -70,8 +73,10 @@ Options:
   --env NAME...        environment variables whose values the outputs depend on; repeatable
   --key-extra STRING   anything else the outputs depend on (a tool version, a platform)
   --allow-empty        let an --inputs pattern match nothing (otherwise exit 2)
-  --verify             on a hit, run the command anyway and compare its outputs with the
-                       cached ones; exit 1 and list every difference if they differ
+  --verify             on a hit, run the command anyway, as on a clean miss (the declared
+                       outputs moved aside first), and compare its outputs with the cached
+                       ones; exit 1 and list every difference if they differ. The cached
+                       outputs are then restored, as on a plain hit
   --store DIR          the store (default: $CAIRN_DIR, else the platform's cache directory)
   --remote URL         also use the shared HTTP cache at URL (nginx WebDAV, bazel-remote)
   --remote-header 'Name: value'  a request header for it (credentials); repeatable
@@ -251,11 +256,7 @@ async function restoreHit(
   io: Io,
 ): Promise<number | undefined> {
   const started = performance.now()
-  if (run.store instanceof RemoteStore) {
-    // readBlob reads synchronously, from the local store only: fetch what is missing first.
-    const files = manifest.entries.flatMap((entry) => (entry.type === 'file' ? [entry.digest] : []))
-    await run.store.prefetch([manifest.stdout.digest, manifest.stderr.digest, ...files])
-  }
+  await prefetch(run, manifest)
   const stdout = readBlob(run.store, manifest.stdout.digest)
   const stderr = readBlob(run.store, manifest.stderr.digest)
   const restored = stdout && stderr ? await restoreOutputs(run.store, manifest, io.cwd) : undefined
@@ -272,6 +273,16 @@ async function restoreHit(
     `hit ${shortKey(run.key)} (restored ${restored.files} files, ${megabytes(restored.bytes)} in ${ms} ms)`,
   )
   return EXIT_OK
+}
+
+/**
+ * With a remote tier, fetches the run's blobs that the local store lacks: readBlob reads
+ * synchronously, from the local store only.
+ */
+async function prefetch(run: PreparedRun, manifest: RunManifest): Promise<void> {
+  if (!(run.store instanceof RemoteStore)) return
+  const files = manifest.entries.flatMap((entry) => (entry.type === 'file' ? [entry.digest] : []))
+  await run.store.prefetch([manifest.stdout.digest, manifest.stderr.digest, ...files])
 }
 
 /** A miss: runs the command, and stores its outputs if it succeeded. */
@@ -325,7 +336,14 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
   return result.exitCode
 }
 
-/** `--verify` on a hit: runs the command and compares its outputs with the cached ones. */
+/**
+ * `--verify` on a hit: runs the command as on a clean miss and compares its outputs with the
+ * cached ones. The declared outputs on disk are first moved aside, so that a stale file cannot
+ * show up as "new in this run" and a step that skips work when its output exists
+ * (`[ -f out ] || ...`) cannot pass unexamined. Afterwards the working tree holds the cached
+ * outputs, as a hit leaves it (see {@link settleVerifiedOutputs}), and the hit line is printed
+ * as for a hit, then the verdict.
+ */
 async function verifyHit(
   run: PreparedRun,
   manifest: RunManifest,
@@ -333,15 +351,34 @@ async function verifyHit(
   io: Io,
 ): Promise<number> {
   const key8 = shortKey(run.key)
+  const asides = moveOutputsAside(run.outputs)
+  let verdict: { code: number; lines: string[]; quiet: boolean }
+  try {
+    verdict = await verifyRun(run, manifest, options, io)
+  } finally {
+    await settleVerifiedOutputs(run, manifest, asides, options, io)
+  }
+  const [first, ...rest] = verdict.lines
+  if (first !== undefined) note(io, verdict.quiet, `verify ${key8}: ${first}`)
+  for (const line of rest) note(io, verdict.quiet, line)
+  return verdict.code
+}
+
+/** The verify run itself, on a tree without the declared outputs: its exit code and report. */
+async function verifyRun(
+  run: PreparedRun,
+  manifest: RunManifest,
+  options: RunOptions,
+  io: Io,
+): Promise<{ code: number; lines: string[]; quiet: boolean }> {
   const result = await runReporting(options, io, false)
-  if (typeof result === 'number') return result
+  if (typeof result === 'number') return { code: result, lines: [], quiet: false }
   if (result.exitCode !== 0) {
-    note(
-      io,
-      false,
-      `verify ${key8}: the command exited with ${result.exitCode}, so there is nothing to compare`,
-    )
-    return result.exitCode
+    return {
+      code: result.exitCode,
+      lines: [`the command exited with ${result.exitCode}, so there is nothing to compare`],
+      quiet: false,
+    }
   }
   let differences: { path: string; what: string }[]
   try {
@@ -355,16 +392,97 @@ async function verifyHit(
   }
   const files = manifest.entries.filter((entry) => entry.type === 'file').length
   if (differences.length === 0) {
-    note(io, options.quiet, `verify ${key8}: the outputs match the cached ones (${files} files)`)
-    return EXIT_OK
+    return {
+      code: EXIT_OK,
+      lines: [`the outputs match the cached ones (${files} files)`],
+      quiet: options.quiet,
+    }
   }
+  return {
+    code: EXIT_FAILURE,
+    lines: [
+      `${differences.length} difference${differences.length === 1 ? '' : 's'} from the cached outputs; this step is not reproducible:`,
+      ...differences.map((difference) => `  ${difference.path}: ${difference.what}`),
+    ],
+    quiet: false,
+  }
+}
+
+/** A declared output moved out of the way of a verify run: where it was, and where it is. */
+interface MovedAside {
+  target: string
+  aside: string
+}
+
+/**
+ * Renames every declared output that exists to a hidden name beside it
+ * (`.<name>.cairn-verify-…`, on the same filesystem, skipped by `*` globs). If one cannot be
+ * moved, those already moved are put back and the error is thrown: the tree is as it was.
+ */
+function moveOutputsAside(outputs: readonly DeclaredOutput[]): MovedAside[] {
+  const moved: MovedAside[] = []
+  try {
+    for (const output of outputs) {
+      const aside = siblingName(output.absolute, 'verify')
+      try {
+        renameSync(output.absolute, aside)
+      } catch (error) {
+        if (errnoOf(error) === 'ENOENT') continue
+        throw error
+      }
+      moved.push({ target: output.absolute, aside })
+    }
+  } catch (error) {
+    for (const { target, aside } of moved.reverse()) renameSync(aside, target)
+    throw error
+  }
+  return moved
+}
+
+/**
+ * After a verify run, leaves the working tree as a hit would: the cached outputs restored in
+ * place of whatever the command wrote (whether or not they matched, and whether or not the
+ * command succeeded), and prints the usual hit line. If they cannot be restored (the GC pruned
+ * part of the entry since; the stale manifest is then removed), the command's own outputs stay,
+ * as after a miss, and where it wrote nothing the moved-aside output is put back. The
+ * moved-aside outputs are removed in every other case.
+ */
+async function settleVerifiedOutputs(
+  run: PreparedRun,
+  manifest: RunManifest,
+  asides: readonly MovedAside[],
+  options: RunOptions,
+  io: Io,
+): Promise<void> {
+  let restored: Awaited<ReturnType<typeof restoreOutputs>>
+  const started = performance.now()
+  try {
+    await prefetch(run, manifest)
+    restored = await restoreOutputs(run.store, manifest, io.cwd)
+    if (restored === undefined) await run.store.delete(run.key)
+  } catch (error) {
+    note(io, false, `cannot restore ${shortKey(run.key)}: ${messageOf(error)}`)
+  }
+  for (const { target, aside } of asides) {
+    if (restored === undefined && !exists(target)) renameSync(aside, target)
+    else rmSync(aside, { recursive: true, force: true })
+  }
+  if (restored === undefined) return
+  const ms = Math.round(performance.now() - started)
   note(
     io,
-    false,
-    `verify ${key8}: ${differences.length} difference${differences.length === 1 ? '' : 's'} from the cached outputs; this step is not reproducible:`,
+    options.quiet,
+    `hit ${shortKey(run.key)} (restored ${restored.files} files, ${megabytes(restored.bytes)} in ${ms} ms)`,
   )
-  for (const difference of differences) note(io, false, `  ${difference.path}: ${difference.what}`)
-  return EXIT_FAILURE
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** CAIRN_DISABLE=1, or a broken cache: the command alone. */
