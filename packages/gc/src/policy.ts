@@ -42,8 +42,8 @@ export interface Policy {
   /**
    * Ms. Skip (report `skipped: true, reason: 'interval'`) when the last completed prune, as
    * recorded in `gc.stamp` at the store root, is more recent than this, unless a size or count
-   * budget is exceeded by more than 10% (estimated from a sample of shards). Default: no
-   * interval, every call prunes.
+   * budget is exceeded by more than 10%: the stamp holds what that prune kept, and the growth
+   * since is measured on a sample of shards. Default: no interval, every call prunes.
    */
   interval?: number
   /**

@@ -2,8 +2,9 @@
  * `prune`: the whole GC run. In order, each step for a reason:
  *
  *   1. check the policy and that `dir` is a store (before anything is written);
- *   2. `interval`: read gc.stamp and skip if the last prune is recent, unless a sampled estimate
- *      says a budget is exceeded by more than 10% (a restored CI cache brings an old stamp back);
+ *   2. `interval`: read gc.stamp and skip if the last prune is recent, unless a budget is
+ *      exceeded by more than 10%: what that prune kept plus the growth of a sample of shards
+ *      since then (estimate.ts; a restored CI cache brings an old stamp back);
  *   3. take gc.lock, or report busy (a dry run writes nothing: it only checks that no live GC
  *      holds the lock, and reports busy as a real run would);
  *   4. scan (scan.ts), then plan (plan.ts, pure);
@@ -12,7 +13,7 @@
  *   6. sweep content no surviving entry refers to, through the store's handshake (sweep.ts),
  *      with a cutoff of the scan's start less {@link contentGrace} (10 s at most);
  *   7. remove temp debris older than `tempGrace`;
- *   8. write gc.stamp, release the lock.
+ *   8. read a sample of shards and write it into gc.stamp with the kept totals, release the lock.
  *
  * Records go before content, so a reader sees a whole entry or none: one that opened the record
  * before it went reads its content (still there: it is swept only after, and on POSIX an open
@@ -36,13 +37,13 @@ import {
   stat,
 } from '@cairn/store/protocol'
 import { runEach } from './drive.js'
-import { estimateStore } from './estimate.js'
+import { growthSince, takeBaseline } from './estimate.js'
 import { acquireLock, isLockHeld, lockContext, releaseLock } from './lock.js'
 import { planPrune } from './plan.js'
 import { type CheckedPolicy, checkPolicy, hasBudget, type Policy } from './policy.js'
 import { removeContentIfUnused, removeDebris, removeEntryIfUnused } from './remove.js'
 import { type Foreign, type ScanResult, scanStore } from './scan.js'
-import { readStamp, writeStamp } from './stamp.js'
+import { readStamp, type Stamp, writeStamp } from './stamp.js'
 import { ENTRY_CORRUPT, ENTRY_VALID, FILE_OTHER, FILE_REGULAR } from './table.js'
 
 /** Entries and the content bytes they refer to, each content counted once. */
@@ -137,8 +138,9 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
     return report
   }
 
-  if (checked.interval !== undefined && isRecent(runSync(readStamp(layout)), now, checked.interval)) {
-    if (!isOverBudget(layout, DIGEST_LENGTH[marker.algorithm], checked)) {
+  const stamp = checked.interval === undefined ? undefined : runSync(readStamp(layout))
+  if (stamp !== undefined && isRecent(stamp.lastPrune, now, checked.interval as number)) {
+    if (!isOverBudget(layout, DIGEST_LENGTH[marker.algorithm], checked, stamp)) {
       report.skipped = true
       report.reason = 'interval'
       return finish()
@@ -156,8 +158,13 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
   }
   try {
     // Made only now: loading the hasher costs more than the whole skipped path above.
-    await run(await storeContext(layout, marker), checked, report)
-    if (owner !== undefined) runSync(writeStamp(layout, clock()), clock)
+    const ctx = await storeContext(layout, marker)
+    await run(ctx, checked, report)
+    if (owner !== undefined) {
+      const baseline = runSync(takeBaseline(layout, ctx.digestLength), clock)
+      const measured = { kept: { ...report.kept }, baseline }
+      runSync(writeStamp(layout, { lastPrune: clock(), measured }), clock)
+    }
   } finally {
     if (owner !== undefined) runSync(releaseLock(layout, owner))
   }
@@ -429,21 +436,28 @@ function isRecent(lastPrune: number | undefined, now: number, interval: number):
 }
 
 /**
- * Whether the store exceeds a size or count budget by more than 10%, from a sample of shards
- * (estimate.ts): what lets budgets hold even when a restored stamp says a prune just ran.
+ * Whether the store exceeds a size or count budget by more than 10%: what lets budgets hold even
+ * when a stamp (perhaps restored from a CI cache) says a prune just ran. The store's size is the
+ * stamp's kept totals plus the growth of its sampled shards since (estimate.ts), so a store the
+ * last prune brought within budget stays within it until something is added. A stamp without
+ * those figures (an older version's) cannot tell, so a budget makes the prune run.
  */
-function isOverBudget(layout: Layout, digestLength: number, policy: CheckedPolicy): boolean {
+function isOverBudget(layout: Layout, digestLength: number, policy: CheckedPolicy, stamp: Stamp): boolean {
   if (!hasBudget(policy)) return false
+  if (stamp.measured === undefined) return true
+  const { kept, baseline } = stamp.measured
   const needBytes = policy.maxBytes !== undefined || policy.maxDiskPercent !== undefined
-  const estimate = runSync(estimateStore(layout, digestLength, needBytes), policy.now)
-  if (policy.maxEntries !== undefined && estimate.entries > policy.maxEntries * OVER_BUDGET_FACTOR)
-    return true
+  const growth = runSync(growthSince(layout, digestLength, baseline, needBytes), policy.now)
+  const entries = kept.entries + growth.entries
+  if (policy.maxEntries !== undefined && entries > policy.maxEntries * OVER_BUDGET_FACTOR) return true
+  if (!needBytes) return false
+  const bytes = kept.bytes + growth.bytes
   let byteBudget = policy.maxBytes
   if (policy.maxDiskPercent !== undefined) {
-    const share = ((estimate.bytes + availableBytes(layout.dir)) * policy.maxDiskPercent) / 100
+    const share = ((bytes + availableBytes(layout.dir)) * policy.maxDiskPercent) / 100
     byteBudget = byteBudget === undefined ? share : Math.min(byteBudget, share)
   }
-  return byteBudget !== undefined && estimate.bytes > byteBudget * OVER_BUDGET_FACTOR
+  return byteBudget !== undefined && bytes > byteBudget * OVER_BUDGET_FACTOR
 }
 
 /** Bytes available to this user on the store's filesystem, for maxDiskPercent. */

@@ -480,6 +480,70 @@ schedule('a byte budget exceeded by more than 10% also overrides a recent stamp'
   assert.equal(present(store, 20), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19])
 })
 
+schedule(
+  'after a prune to a byte budget, the next call with interval skips (small and large entries)',
+  async () => {
+    for (const size of [100, 10_000]) {
+      const { dir } = await storeWith(5, size)
+      const policy: Policy = { maxBytes: 2 * size, interval: MINUTE }
+      const first = await prune(dir, policy)
+      assert.is(first.skipped, false)
+      assert.equal(first.kept, { entries: 2, bytes: 2 * size })
+      // The removed entries' content is younger than the content grace, so it is still on disk:
+      // the check must not count it.
+      const second = await prune(dir, policy)
+      assert.is(second.skipped, true, `${size}-byte entries: the store is within its budget`)
+      assert.is(second.reason, 'interval')
+    }
+  },
+)
+
+schedule('a store a prune brought within budget is skipped on every later call', async () => {
+  const { dir } = await storeWith(50, 10_000)
+  const policy: Policy = { maxBytes: 100_000, interval: MINUTE }
+  assert.is((await prune(dir, policy)).kept.entries, 10)
+  for (const call of [2, 3, 4]) assert.is((await prune(dir, policy)).reason, 'interval', `call ${call}`)
+})
+
+schedule('growth since the stamp: within 10% skips, more than 10% over a budget prunes', async () => {
+  const { dir, store } = await storeWith(10, 10_000)
+  const policy: Policy = { maxBytes: 50_000, maxEntries: 100, interval: HOUR, now: at }
+  assert.equal((await prune(dir, policy)).kept, { entries: 5, bytes: 50_000 })
+  store.putSync(keyOf(100), bytesOf(100, 1000)) // inline: 51,000 bytes, within 10%
+  store.putSync(keyOf(101), bytesOf(101, 3000)) // 54,000
+  assert.is((await prune(dir, policy)).reason, 'interval')
+  store.putSync(keyOf(102), bytesOf(102, 10_000)) // 64,000: over by more than 10%
+  const over = await prune(dir, policy)
+  assert.is(over.skipped, false)
+  assert.ok(over.kept.bytes <= 50_000)
+  // The same for a count budget.
+  const counted: Policy = { maxEntries: 5, interval: HOUR, now: at }
+  assert.is((await prune(dir, counted)).skipped, false)
+  assert.is((await prune(dir, counted)).reason, 'interval')
+  for (const i of [110, 111]) store.putSync(keyOf(i), bytesOf(i, 50)) // 7 entries > 5.5
+  assert.is((await prune(dir, counted)).skipped, false)
+})
+
+schedule('a stamp restored from a CI cache does not hold off pruning a store over its budget', async () => {
+  const small = await storeWith(3, 10_000)
+  const policy: Policy = { maxBytes: 50_000, interval: HOUR, now: at }
+  assert.is((await prune(small.dir, policy)).skipped, false)
+  const stamp = readFileSync(new Layout(small.dir).gcStamp)
+  // The CI job restores a store of 20 entries with the stamp of a prune that saw 3.
+  const { dir, store } = await storeWith(20, 10_000)
+  writeFileSync(new Layout(dir).gcStamp, stamp)
+  const report = await prune(dir, policy)
+  assert.is(report.skipped, false)
+  assert.equal(report.kept, { entries: 5, bytes: 50_000 })
+  assert.equal(present(store, 20), [15, 16, 17, 18, 19])
+  // A stamp without the figures (an older version's) holds off maxAge, which only waits for the
+  // interval, but cannot vouch for a budget.
+  const old = await storeWith(20, 10_000)
+  writeFileSync(new Layout(old.dir).gcStamp, JSON.stringify({ lastPrune: NOW - MINUTE }))
+  assert.is((await prune(old.dir, { maxAge: HOUR * 24, interval: HOUR, now: at })).reason, 'interval')
+  assert.is((await prune(old.dir, policy)).skipped, false)
+})
+
 schedule('a held lock makes a prune report busy and leaves the lock alone', async () => {
   const { dir, store } = await storeWith(3)
   const layout = new Layout(dir)
