@@ -50,6 +50,10 @@ export function* openOrCreate(
 
   const leftovers = yield* notLeftByCreation(layout)
   if (leftovers.length > 0) {
+    // Another process may have finished creating the store, and started using it, while we
+    // looked: its marker is the proof that what we saw is a store's.
+    const created = yield* readMarker(layout)
+    if (created) return checkAlgorithm(layout, created, wanted)
     const shown = leftovers.slice(0, 3).map((name) => JSON.stringify(name))
     throw new CairnError(
       'ERR_CAIRN_NOT_A_STORE',
