@@ -14,7 +14,9 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { main } from '@cairn/cli'
 import { prune } from '@cairn/gc'
 import { decodeRecord, type JsonValue, openStore, RECORD_MAX_BYTES } from '@cairn/store'
 import fc from 'fast-check'
@@ -119,6 +121,49 @@ hostile('a prune to zero clears hostile files without following, hanging or leav
   assert.equal(left, [], 'nothing but directories remains')
   console.log(`    ${replacements.length * 2} hostile files: ${report.corrupt.removed} removed as corrupt`)
 })
+
+hostile(
+  'cairn verify finds every hostile file, and --fix removes them without following or hanging',
+  async () => {
+    const outside = tempDir('cairn-outside-')
+    // A directory standing where a file belongs is reported but never deleted (it might hold
+    // someone's files), so --fix cannot clear it; the prune test above covers that case.
+    const replacements = hostileReplacements(outside).filter(([name]) => name !== 'a directory')
+    const dir = tempDir()
+    const store = await openStore(dir)
+    const keys: string[] = []
+    for (const [, make] of replacements) {
+      for (const target of ['record', 'content'] as const) {
+        const key = randomBytes(16).toString('hex')
+        const { digest } = await store.put(key, randomBytes(10_000))
+        const path = target === 'record' ? entryPath(dir, key) : contentPath(dir, digest)
+        replace(path, () => make(path))
+        keys.push(key)
+      }
+    }
+    const verify = async (...flags: string[]) => {
+      const out = new PassThrough()
+      const err = new PassThrough()
+      const chunks: Buffer[] = []
+      out.on('data', (chunk: Buffer) => chunks.push(chunk))
+      err.resume()
+      const code = await main(['verify', '--store', dir, '--json', ...flags], { stdout: out, stderr: err })
+      return { code, report: JSON.parse(Buffer.concat(chunks).toString()) as { damage: unknown[] } }
+    }
+    const found = await verify()
+    assert.is(found.code, 1, 'damage found without --fix is exit 1')
+    assert.ok(found.report.damage.length >= replacements.length, `${found.report.damage.length} damaged`)
+    const fixed = await verify('--fix')
+    assert.is(fixed.code, 0)
+    assert.is(readFileSync(join(outside, 'secret'), 'utf8'), 'outside the store', 'no symlink was followed')
+    // After the fix every hostile key is a plain miss, and a second verify finds nothing.
+    for (const key of keys) assert.is(await store.get(key), undefined)
+    const again = await verify()
+    assert.is(again.code, 0)
+    assert.equal(again.report.damage, [])
+    console.log(`    cairn verify: ${found.report.damage.length} damaged found, all removed by --fix`)
+  },
+)
 
 /** Every non-directory under `dir`, relative, without following symlinks. */
 function listFiles(dir: string, prefix = ''): string[] {
