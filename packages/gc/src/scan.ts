@@ -149,13 +149,8 @@ function* listShards(state: ScanState, path: string): Protocol<string[]> {
  * if it is not a directory, so a symlink where a directory belongs is never listed or entered.
  */
 function* listDirectory(state: ScanState, path: string): Protocol<string[]> {
-  let stat: FileStat
-  try {
-    stat = yield* lstat(path)
-  } catch (error) {
-    if (isGone(error)) return []
-    throw ioError(error, 'scanning', path)
-  }
+  const stat = yield* lstatIfPresent(path)
+  if (stat === undefined) return []
   if (stat.kind !== 'directory') {
     addForeign(state, relative(state, path))
     return []
@@ -212,12 +207,8 @@ function* readRecordFile(path: string, digestLength: number): Protocol<RecordFil
   if (fd === 'absent' || fd === 'busy') return { kind: 'gone' }
   if (typeof fd === 'string') {
     // A symlink (O_NOFOLLOW refused it): judged by the link itself.
-    try {
-      return { kind: 'bad', stat: yield* lstat(path) }
-    } catch (error) {
-      if (isGone(error)) return { kind: 'gone' }
-      throw ioError(error, 'scanning', path)
-    }
+    const stat = yield* lstatIfPresent(path)
+    return stat === undefined ? { kind: 'gone' } : { kind: 'bad', stat }
   }
   try {
     const stat = yield* fstat(fd)
@@ -246,13 +237,8 @@ function* scanContentShard(state: ScanState, shard: string): Protocol<void> {
       continue
     }
     const path = layout.contentPath(digest)
-    let stat: FileStat
-    try {
-      stat = yield* lstat(path)
-    } catch (error) {
-      if (isGone(error)) continue
-      throw ioError(error, 'scanning', path)
-    }
+    const stat = yield* lstatIfPresent(path)
+    if (stat === undefined) continue
     const index = scan.contents.intern(digest)
     if (stat.kind === 'directory') {
       addForeign(state, relative(state, path))
@@ -271,13 +257,8 @@ function* scanTemp(state: ScanState): Protocol<void> {
   for (const name of yield* listDirectory(state, layout.tmp)) {
     scan.filesSeen += 1
     const path = join(layout.tmp, name)
-    let stat: FileStat
-    try {
-      stat = yield* lstat(path)
-    } catch (error) {
-      if (isGone(error)) continue
-      throw ioError(error, 'scanning', path)
-    }
+    const stat = yield* lstatIfPresent(path)
+    if (stat === undefined) continue
     if (stat.kind === 'directory') addForeign(state, relative(state, path))
     else if (stat.mtimeMs < state.tempCutoff) scan.debris.push({ name, mtimeMs: stat.mtimeMs })
   }
@@ -335,6 +316,19 @@ function relative(state: ScanState, path: string): string {
 
 function digestPattern(digestLength: number): RegExp {
   return new RegExp(`^[0-9a-f]{${digestLength}}$`)
+}
+
+/**
+ * lstat of a path in the store, or undefined if it is gone (see isGone): writers and other GCs
+ * remove names while the scan runs. Any other failure is a CairnError.
+ */
+function* lstatIfPresent(path: string): Protocol<FileStat | undefined> {
+  try {
+    return yield* lstat(path)
+  } catch (error) {
+    if (isGone(error)) return undefined
+    throw ioError(error, 'scanning', path)
+  }
 }
 
 function isGone(error: unknown): boolean {
