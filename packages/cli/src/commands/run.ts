@@ -1,11 +1,12 @@
 import { lstatSync, renameSync, rmSync } from 'node:fs'
 import { relative } from 'node:path'
 import { createHasher, type Hasher } from '@cairn/hash'
-import { type CacheStore, RemoteStore } from '@cairn/remote'
+import { type CacheStore, type RemoteFlags, RemoteStore } from '@cairn/remote'
 import { errnoOf } from '@cairn/store/protocol'
 import { parseCommandLine, UsageError } from '../args.js'
 import { collectOutputs, NotCacheableError } from '../collect-outputs.js'
 import type { Command } from '../command.js'
+import { QUIET_OPTION, REMOTE_OPTIONS, remoteFlags, STORE_OPTION } from '../common-options.js'
 import { compareOutputs, describeOutputs } from '../compare-outputs.js'
 import { type DeclaredOutput, declareOutputs } from '../declared-outputs.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
@@ -31,8 +32,7 @@ const usage =
 /** `cairn run`'s options, checked. */
 interface RunOptions {
   store: string | undefined
-  remote: string | undefined
-  remoteHeaders: string[]
+  remote: RemoteFlags
   inputs: string[]
   outputs: string[]
   env: string[]
@@ -141,16 +141,15 @@ function parseRunOptions(argv: string[]): RunOptions {
   const { values, rest } = parseCommandLine(argv, {
     usage,
     options: {
-      store: { type: 'string' },
-      remote: { type: 'string' },
-      'remote-header': { type: 'string', multiple: true },
+      ...STORE_OPTION,
+      ...REMOTE_OPTIONS,
       inputs: { type: 'string', multiple: true },
       outputs: { type: 'string', multiple: true },
       env: { type: 'string', multiple: true },
       'key-extra': { type: 'string' },
       'allow-empty': { type: 'boolean' },
       verify: { type: 'boolean' },
-      quiet: { type: 'boolean', short: 'q' },
+      ...QUIET_OPTION,
     },
     positionals: { min: 0, max: 0 },
     greedy: ['inputs', 'outputs', 'env'],
@@ -158,8 +157,7 @@ function parseRunOptions(argv: string[]): RunOptions {
   const list = (name: string) => (values[name] as string[] | undefined) ?? []
   const options: RunOptions = {
     store: values.store as string | undefined,
-    remote: values.remote as string | undefined,
-    remoteHeaders: list('remote-header'),
+    remote: remoteFlags(values),
     inputs: list('inputs'),
     outputs: list('outputs'),
     env: list('env'),
@@ -210,12 +208,7 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
     if (error instanceof UsageError) throw new UsageError(error.message, usage)
     throw error
   }
-  const store = await openStoreForWriting(
-    options.store,
-    io,
-    { remote: options.remote, remoteHeaders: options.remoteHeaders },
-    usage,
-  )
+  const store = await openStoreForWriting(options.store, io, options.remote, usage)
   const hasher = await createHasher({ algorithm: store.algorithm })
   const key = runKey(hasher, {
     command: options.command.map((arg) => relocatable(arg, root)),
