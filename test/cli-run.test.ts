@@ -15,18 +15,19 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
+  BUILD_OUTPUTS,
   BUILD_SCRIPT,
+  buildStepArgs,
   type CliResult,
   cairn,
   copyProject,
+  expectOutcome,
   makeProject,
   outcome,
   runCount,
   snapshot,
 } from './fixtures/cli-harness.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
-
-const OUTPUTS = ['out', 'report.txt']
 
 /** A project and a store, and `cairn run` of the build step in it. */
 function setup() {
@@ -41,35 +42,12 @@ function setup() {
       cwd?: string
     } = {},
   ): Promise<CliResult> =>
-    cairn(
-      [
-        'run',
-        '--store',
-        store,
-        '--inputs',
-        'src/*.txt',
-        '--outputs',
-        ...OUTPUTS,
-        ...(options.flags ?? []),
-        '--',
-        process.execPath,
-        BUILD_SCRIPT,
-        'runs.log',
-        ...(options.args ?? []),
-      ],
-      { cwd: options.cwd ?? project, env: options.env ?? {} },
-    )
+    cairn(buildStepArgs(store, options.flags, options.args), {
+      cwd: options.cwd ?? project,
+      env: options.env ?? {},
+    })
   const runs = (cwd = project) => runCount(join(cwd, 'runs.log'))
   return { base, project, store, run, runs }
-}
-
-/** Asserts a run was a hit or a miss, per its stderr line, and exited 0. */
-function expectOutcome(result: CliResult, expected: 'hit' | 'miss'): string {
-  assert.is(result.code, 0, result.stderr)
-  const found = outcome(result.stderr)
-  assert.ok(found, `no hit/miss line in: ${result.stderr}`)
-  assert.is(found?.result, expected, result.stderr)
-  return found?.key8 ?? ''
 }
 
 const basics = suite('cairn run: miss, then hit')
@@ -85,7 +63,7 @@ basics(
     assert.match(miss.stderr, /^cairn: miss [0-9a-f]{8} \(stored 5 files, [\d.]+ MB in \d+ ms/m)
     assert.is(miss.stdout, 'built 2 sources (plain)\n')
     assert.ok(miss.stderr.startsWith('note: args were []\n'), miss.stderr)
-    const built = snapshot(project, OUTPUTS)
+    const built = snapshot(project, BUILD_OUTPUTS)
 
     rmSync(join(project, 'out'), { recursive: true, force: true })
     rmSync(join(project, 'report.txt'))
@@ -99,7 +77,7 @@ basics(
       miss.stderr.replace(/^cairn: .*\n/m, ''),
       'stderr is replayed',
     )
-    assert.equal(snapshot(project, OUTPUTS), built, 'paths, types, modes, bytes and links are restored')
+    assert.equal(snapshot(project, BUILD_OUTPUTS), built, 'paths, types, modes, bytes and links are restored')
   },
 )
 
@@ -108,7 +86,7 @@ basics(
   async () => {
     const { project, run, runs } = setup()
     expectOutcome(await run(), 'miss')
-    const built = snapshot(project, OUTPUTS)
+    const built = snapshot(project, BUILD_OUTPUTS)
     writeFileSync(join(project, 'out', 'bundle.txt'), 'edited by hand\n')
     chmodSync(join(project, 'out', 'bin', 'tool'), 0o600)
     writeFileSync(join(project, 'out', 'stale.txt'), 'left over from an older build\n')
@@ -118,7 +96,7 @@ basics(
     mkdirSync(join(project, 'report.txt'))
     expectOutcome(await run(), 'hit')
     assert.is(runs(), 1)
-    assert.equal(snapshot(project, OUTPUTS), built)
+    assert.equal(snapshot(project, BUILD_OUTPUTS), built)
     assert.not.ok(existsSync(join(project, 'out', 'stale.txt')))
   },
 )
@@ -194,7 +172,7 @@ keys('changing --key-extra gives a miss', async () => {
 keys('a second checkout of the project in another place hits, and gets identical outputs', async () => {
   const { base, project, run, runs } = setup()
   const first = expectOutcome(await run(), 'miss')
-  const built = snapshot(project, OUTPUTS)
+  const built = snapshot(project, BUILD_OUTPUTS)
   const elsewhere = join(base, 'somewhere', 'else', 'checkout')
   mkdirSync(join(base, 'somewhere', 'else'), { recursive: true })
   copyProject(project, elsewhere)
@@ -202,7 +180,7 @@ keys('a second checkout of the project in another place hits, and gets identical
   rmSync(join(elsewhere, 'report.txt'))
   assert.is(expectOutcome(await run({ cwd: elsewhere }), 'hit'), first)
   assert.is(runs(elsewhere), 1, 'the copy of the run log shows only the first run')
-  assert.equal(snapshot(elsewhere, OUTPUTS), built)
+  assert.equal(snapshot(elsewhere, BUILD_OUTPUTS), built)
 })
 
 keys('a command given absolute paths into its checkout hits from a checkout elsewhere', async () => {
@@ -218,7 +196,7 @@ keys('a command given absolute paths into its checkout hits from a checkout else
         '--inputs',
         'src/*.txt',
         '--outputs',
-        ...OUTPUTS,
+        ...BUILD_OUTPUTS,
         '--env',
         'FLAVOR',
         '--',
@@ -232,7 +210,7 @@ keys('a command given absolute paths into its checkout hits from a checkout else
   const elsewhere = copyProject(project, join(base, 'moved', 'checkout'))
   rmSync(join(elsewhere, 'out'), { recursive: true })
   assert.is(expectOutcome(await build(elsewhere), 'hit'), first)
-  assert.equal(snapshot(elsewhere, OUTPUTS), snapshot(project, OUTPUTS))
+  assert.equal(snapshot(elsewhere, BUILD_OUTPUTS), snapshot(project, BUILD_OUTPUTS))
 })
 
 keys('the working directory relative to the project root is in the key', async () => {
@@ -286,43 +264,29 @@ failures(
 
 failures('a command that does not leave every declared output is not cached', async () => {
   const { project, store, runs } = setup()
-  const result = await cairn(
-    [
-      'run',
-      '--store',
-      store,
-      '--inputs',
-      'src/*.txt',
-      '--outputs',
-      'out',
-      'missing.txt',
-      '--',
-      process.execPath,
-      BUILD_SCRIPT,
-      'runs.log',
-    ],
-    { cwd: project },
-  )
+  // The build step never writes missing.txt.
+  const run = () =>
+    cairn(
+      [
+        'run',
+        '--store',
+        store,
+        '--inputs',
+        'src/*.txt',
+        '--outputs',
+        'out',
+        'missing.txt',
+        '--',
+        process.execPath,
+        BUILD_SCRIPT,
+        'runs.log',
+      ],
+      { cwd: project },
+    )
+  const result = await run()
   assert.is(result.code, 0)
   assert.match(result.stderr, /not stored: the declared output "missing.txt" does not exist/)
-  const again = await cairn(
-    [
-      'run',
-      '--store',
-      store,
-      '--inputs',
-      'src/*.txt',
-      '--outputs',
-      'out',
-      'missing.txt',
-      '--',
-      process.execPath,
-      BUILD_SCRIPT,
-      'runs.log',
-    ],
-    { cwd: project },
-  )
-  expectOutcome(again, 'miss')
+  expectOutcome(await run(), 'miss')
   assert.is(runs(), 2)
 })
 
@@ -569,13 +533,13 @@ together('two runs of the same step in two checkouts at once both succeed with c
   assert.is(second?.code, 0, second?.stderr)
   assert.is(first?.stdout, 'built 2 sources (plain)\n')
   assert.is(second?.stdout, 'built 2 sources (plain)\n')
-  const built = snapshot(project, OUTPUTS)
-  assert.equal(snapshot(other, OUTPUTS), built)
+  const built = snapshot(project, BUILD_OUTPUTS)
+  assert.equal(snapshot(other, BUILD_OUTPUTS), built)
   // The store holds one good entry for the step: a third checkout hits it.
   const third = copyProject(project, join(base, 'third-checkout'))
   rmSync(join(third, 'out'), { recursive: true })
   expectOutcome(await run({ cwd: third }), 'hit')
-  assert.equal(snapshot(third, OUTPUTS), built)
+  assert.equal(snapshot(third, BUILD_OUTPUTS), built)
   assert.is((await cairn(['verify', '--store', store])).code, 0)
 })
 
@@ -584,12 +548,12 @@ together(
   async () => {
     const { project, run, runs } = setup()
     expectOutcome(await run(), 'miss')
-    const built = snapshot(project, OUTPUTS)
+    const built = snapshot(project, BUILD_OUTPUTS)
     rmSync(join(project, 'out'), { recursive: true })
     const results = await Promise.all([run(), run(), run()])
     for (const result of results) expectOutcome(result, 'hit')
     assert.is(runs(), 1)
-    assert.equal(snapshot(project, OUTPUTS), built)
+    assert.equal(snapshot(project, BUILD_OUTPUTS), built)
     const { readdirSync } = await import('node:fs')
     assert.equal(readdirSync(project).sort(), ['out', 'package.json', 'report.txt', 'runs.log', 'src'])
   },

@@ -7,19 +7,19 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  BUILD_SCRIPT,
+  BUILD_OUTPUTS,
+  buildStepArgs,
   type CliResult,
   cairn,
   copyProject,
+  expectOutcome,
   makeProject,
-  outcome,
   runCount,
   snapshot,
 } from './fixtures/cli-harness.js'
 import { type Nginx, startNginx } from './helpers/nginx.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
 
-const OUTPUTS = ['out', 'report.txt']
 let nginx: Nginx
 
 /** `cairn run` of the fake build step in `project` with `store`; `remote` as flags or env. */
@@ -28,23 +28,7 @@ function run(
   store: string,
   remote: { flags?: string[]; env?: Record<string, string> },
 ): Promise<CliResult> {
-  return cairn(
-    [
-      'run',
-      '--store',
-      store,
-      ...(remote.flags ?? []),
-      '--inputs',
-      'src/*.txt',
-      '--outputs',
-      ...OUTPUTS,
-      '--',
-      process.execPath,
-      BUILD_SCRIPT,
-      'runs.log',
-    ],
-    { cwd: project, env: remote.env ?? {} },
-  )
+  return cairn(buildStepArgs(store, remote.flags), { cwd: project, env: remote.env ?? {} })
 }
 
 const machines = suite('cairn run with a remote cache')
@@ -61,19 +45,17 @@ machines('a cairn run on one machine is a hit on the other, byte-identical', asy
   const a = makeProject(join(base, 'a'))
   const b = copyProject(a, join(base, 'b'))
   const first = await run(a, join(base, 'store-a'), { flags: ['--remote', nginx.url] })
-  assert.is(first.code, 0, first.stderr)
-  assert.is(outcome(first.stderr)?.result, 'miss', first.stderr)
+  expectOutcome(first, 'miss')
   assert.ok(
     nginx.requests().some((line) => line.startsWith('PUT /cache/ac/')),
     'uploaded before exit',
   )
 
   const second = await run(b, join(base, 'store-b'), { env: { CAIRN_REMOTE: nginx.url } })
-  assert.is(second.code, 0, second.stderr)
-  assert.is(outcome(second.stderr)?.result, 'hit', second.stderr)
+  expectOutcome(second, 'hit')
   assert.is(runCount(join(b, 'runs.log')), 0, 'the command did not run on the second machine')
   assert.is(second.stdout, first.stdout, 'stdout is replayed')
-  assert.equal(snapshot(b, OUTPUTS), snapshot(a, OUTPUTS), 'paths, types, modes, bytes and links')
+  assert.equal(snapshot(b, BUILD_OUTPUTS), snapshot(a, BUILD_OUTPUTS), 'paths, types, modes, bytes and links')
   assert.not.match(second.stderr, /cairn: remote:/, 'no remote warnings')
 
   const stats = await cairn(['stats', '--store', join(base, 'store-b'), '--json'])
@@ -86,8 +68,7 @@ machines('an unreachable remote costs one warning line, and one more when the br
   const base = tempDir('cairn-remote-cli-')
   const project = makeProject(join(base, 'p'))
   const result = await run(project, join(base, 'store'), { flags: ['--remote', 'http://127.0.0.1:9/cache'] })
-  assert.is(result.code, 0, result.stderr)
-  assert.is(outcome(result.stderr)?.result, 'miss')
+  expectOutcome(result, 'miss')
   assert.is(runCount(join(project, 'runs.log')), 1)
   const warnings = result.stderr.split('\n').filter((line) => line.startsWith('cairn: remote:'))
   // The failed lookup says so once; the failed uploads that follow (one per stored file) are the
