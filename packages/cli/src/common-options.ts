@@ -20,6 +20,11 @@ export const REMOTE_OPTIONS: OptionSpecs = {
   'remote-header': { type: 'string', multiple: true },
 }
 
+/** The `--store` value of parsed {@link STORE_OPTION}: undefined for the default store. */
+export function storeFlag(values: Record<string, unknown>): string | undefined {
+  return values.store as string | undefined
+}
+
 /** The RemoteFlags of parsed {@link REMOTE_OPTIONS}, for openStoreForWriting and openStoreForReading. */
 export function remoteFlags(values: Record<string, unknown>): RemoteFlags {
   return {

@@ -14,6 +14,7 @@ import {
   remoteFlags,
   STORE_HELP,
   STORE_OPTION,
+  storeFlag,
 } from '../common-options.js'
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
 import { type Io, note } from '../io.js'
@@ -51,7 +52,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     positionals: { min: 1, max: 1 },
   })
   const key = keyArgument(positionals[0], usage)
-  const store = await openStoreForReading(values.store as string | undefined, io, remoteFlags(values), usage)
+  const store = await openStoreForReading(storeFlag(values), io, remoteFlags(values), usage)
   let found = false
   if (store !== undefined) {
     try {

@@ -1,6 +1,13 @@
 import { parseCommandLine } from '../args.js'
 import type { Command } from '../command.js'
-import { REMOTE_HELP, REMOTE_OPTIONS, remoteFlags, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import {
+  REMOTE_HELP,
+  REMOTE_OPTIONS,
+  remoteFlags,
+  STORE_HELP,
+  STORE_OPTION,
+  storeFlag,
+} from '../common-options.js'
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
 import type { Io } from '../io.js'
 import { keyArgument } from '../key-argument.js'
@@ -33,7 +40,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     positionals: { min: 1, max: 1 },
   })
   const key = keyArgument(positionals[0], usage)
-  const store = await openStoreForReading(values.store as string | undefined, io, remoteFlags(values), usage)
+  const store = await openStoreForReading(storeFlag(values), io, remoteFlags(values), usage)
   if (store === undefined) return EXIT_FAILURE
   try {
     return (await store.has(key)) ? EXIT_OK : EXIT_FAILURE

@@ -1,6 +1,6 @@
 import { parseCommandLine } from '../args.js'
 import type { Command } from '../command.js'
-import { JSON_OPTION, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import { JSON_OPTION, STORE_HELP, STORE_OPTION, storeFlag } from '../common-options.js'
 import { entriesWithUse } from '../entry-uses.js'
 import { EXIT_OK } from '../exit-codes.js'
 import { type Io, writeLine } from '../io.js'
@@ -33,7 +33,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     options: { ...STORE_OPTION, ...JSON_OPTION },
     positionals: { min: 0, max: 0 },
   })
-  const { store } = await openStoreIfExists(values.store as string | undefined, io)
+  const { store } = await openStoreIfExists(storeFlag(values), io)
   const json = values.json === true
   const listed: unknown[] = []
   if (store !== undefined) {

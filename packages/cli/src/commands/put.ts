@@ -12,6 +12,7 @@ import {
   remoteFlags,
   STORE_HELP,
   STORE_OPTION,
+  storeFlag,
 } from '../common-options.js'
 import { EXIT_OK } from '../exit-codes.js'
 import type { Io } from '../io.js'
@@ -51,7 +52,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const source = positionals[1] ?? '-'
   const file = source === '-' ? undefined : resolve(io.cwd, source)
   if (file !== undefined) checkReadableFile(file, source)
-  const store = await openStoreForWriting(values.store as string | undefined, io, remoteFlags(values), usage)
+  const store = await openStoreForWriting(storeFlag(values), io, remoteFlags(values), usage)
   let result: PutResult
   try {
     result = file === undefined ? await store.put(key, io.stdin) : await store.putFile(key, file)

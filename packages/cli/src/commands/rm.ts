@@ -1,6 +1,6 @@
 import { parseCommandLine } from '../args.js'
 import type { Command } from '../command.js'
-import { QUIET_HELP, QUIET_OPTION, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import { QUIET_HELP, QUIET_OPTION, STORE_HELP, STORE_OPTION, storeFlag } from '../common-options.js'
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
 import { type Io, note } from '../io.js'
 import { keyArgument } from '../key-argument.js'
@@ -30,7 +30,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     positionals: { min: 1, max: 1 },
   })
   const key = keyArgument(positionals[0], usage)
-  const { store } = await openStoreIfExists(values.store as string | undefined, io)
+  const { store } = await openStoreIfExists(storeFlag(values), io)
   if (store !== undefined && (await store.delete(key))) return EXIT_OK
   note(io, values.quiet === true, `no entry ${key}`)
   return EXIT_FAILURE

@@ -6,7 +6,7 @@ import { errnoOf } from '@cairn/store/protocol'
 import { parseCommandLine, UsageError } from '../args.js'
 import { collectOutputs, NotCacheableError } from '../collect-outputs.js'
 import type { Command } from '../command.js'
-import { QUIET_OPTION, REMOTE_OPTIONS, remoteFlags, STORE_OPTION } from '../common-options.js'
+import { QUIET_OPTION, REMOTE_OPTIONS, remoteFlags, STORE_OPTION, storeFlag } from '../common-options.js'
 import { compareOutputs, describeOutputs } from '../compare-outputs.js'
 import { type DeclaredOutput, declareOutputs } from '../declared-outputs.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
@@ -156,7 +156,7 @@ function parseRunOptions(argv: string[]): RunOptions {
   })
   const list = (name: string) => (values[name] as string[] | undefined) ?? []
   const options: RunOptions = {
-    store: values.store as string | undefined,
+    store: storeFlag(values),
     remote: remoteFlags(values),
     inputs: list('inputs'),
     outputs: list('outputs'),

@@ -2,7 +2,7 @@ import { type RemoteStats, readRemoteStats, remoteStatsPath } from '@cairn/remot
 import type { Store } from '@cairn/store'
 import { parseCommandLine } from '../args.js'
 import type { Command } from '../command.js'
-import { JSON_OPTION, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import { JSON_OPTION, STORE_HELP, STORE_OPTION, storeFlag } from '../common-options.js'
 import { entriesWithUse } from '../entry-uses.js'
 import { EXIT_OK } from '../exit-codes.js'
 import { humanBytes } from '../format.js'
@@ -63,7 +63,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     options: { ...STORE_OPTION, ...JSON_OPTION },
     positionals: { min: 0, max: 0 },
   })
-  const { dir, store } = await openStoreIfExists(values.store as string | undefined, io)
+  const { dir, store } = await openStoreIfExists(storeFlag(values), io)
   const summary = store === undefined ? emptySummary(dir) : await summarize(store)
   summary.remote = await readRemoteStats(remoteStatsPath(dir))
   if (values.json === true) writeLine(io.stdout, JSON.stringify(summary, null, 2))

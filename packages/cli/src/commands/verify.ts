@@ -1,7 +1,7 @@
 import { parseCommandLine } from '../args.js'
 import { checkStore, type Damage, removeDamaged } from '../check-store.js'
 import type { Command } from '../command.js'
-import { JSON_OPTION, STORE_HELP, STORE_OPTION } from '../common-options.js'
+import { JSON_OPTION, STORE_HELP, STORE_OPTION, storeFlag } from '../common-options.js'
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
 import { duration, humanBytes } from '../format.js'
 import { type Io, writeLine } from '../io.js'
@@ -42,7 +42,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   })
   const fix = values.fix === true
   const started = performance.now()
-  const { store } = await openStoreIfExists(values.store as string | undefined, io)
+  const { store } = await openStoreIfExists(storeFlag(values), io)
   const report = store ? await checkStore(store) : { entries: 0, contentFiles: 0, bytesHashed: 0, damage: [] }
   const notRemoved = new Set<Damage>(fix ? removeDamaged(report.damage) : report.damage)
   const ms = performance.now() - started
