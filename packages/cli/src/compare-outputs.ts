@@ -2,6 +2,7 @@ import type { Hasher } from '@cairn/hash'
 import type { CollectedEntry } from './collect-outputs.js'
 import { digestFile } from './file-digest.js'
 import type { ManifestEntry } from './manifest.js'
+import { manifestEntryOf } from './manifest-entry.js'
 
 /** One way a fresh run's outputs differ from the cached ones. */
 export interface OutputDifference {
@@ -17,14 +18,7 @@ export async function describeOutputs(
 ): Promise<ManifestEntry[]> {
   const described: ManifestEntry[] = []
   for (const entry of entries) {
-    if (entry.type === 'file') {
-      const digest = await digestFile(hasher, entry.absolute, entry.size)
-      described.push({ path: entry.path, type: 'file', mode: entry.mode, size: entry.size, digest })
-    } else if (entry.type === 'directory') {
-      described.push({ path: entry.path, type: 'directory', mode: entry.mode })
-    } else {
-      described.push({ path: entry.path, type: 'symlink', target: entry.target })
-    }
+    described.push(await manifestEntryOf(entry, (file) => digestFile(hasher, file.absolute, file.size)))
   }
   return described
 }

@@ -4,6 +4,7 @@ import type { CacheStore as Store } from '@cairn/remote'
 import { type CollectedEntry, type FileStamp, NotCacheableError, stampOf } from './collect-outputs.js'
 import { SMALL_FILE_BYTES } from './file-digest.js'
 import type { ManifestEntry } from './manifest.js'
+import { manifestEntryOf } from './manifest-entry.js'
 
 /**
  * Stores the content of every collected output file as its own entry, keyed by its content
@@ -23,14 +24,9 @@ export async function storeOutputFiles(
 ): Promise<ManifestEntry[]> {
   const manifestEntries: ManifestEntry[] = []
   for (const entry of entries) {
-    if (entry.type === 'directory') {
-      manifestEntries.push({ path: entry.path, type: 'directory', mode: entry.mode })
-    } else if (entry.type === 'symlink') {
-      manifestEntries.push({ path: entry.path, type: 'symlink', target: entry.target })
-    } else {
-      const digest = await storeFile(store, hasher, entry.absolute, entry.stamp, entry.path)
-      manifestEntries.push({ path: entry.path, type: 'file', mode: entry.mode, size: entry.size, digest })
-    }
+    manifestEntries.push(
+      await manifestEntryOf(entry, (file) => storeFile(store, hasher, file.absolute, file.stamp, file.path)),
+    )
   }
   return manifestEntries
 }
