@@ -18,7 +18,7 @@ import { PassThrough } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { main } from '@cairn/cli'
 import { prune } from '@cairn/gc'
-import { decodeRecord, type JsonValue, openStore, RECORD_MAX_BYTES } from '@cairn/store'
+import { decodeRecord, type JsonValue, openStore, RECORD_MAX_BYTES, type Store } from '@cairn/store'
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -54,6 +54,23 @@ function hostileReplacements(outside: string): [string, (path: string) => void][
   ]
 }
 
+/**
+ * Puts an entry of 10,000 random bytes into the store at `dir`, then replaces its record or its
+ * content file with what `make` makes in its place. Returns the entry's key.
+ */
+async function plantHostile(
+  dir: string,
+  store: Store,
+  target: 'record' | 'content',
+  make: (path: string) => void,
+): Promise<string> {
+  const key = randomBytes(16).toString('hex')
+  const { digest } = await store.put(key, randomBytes(10_000))
+  const path = target === 'record' ? entryPath(dir, key) : contentPath(dir, digest)
+  replace(path, () => make(path))
+  return key
+}
+
 hostile(
   'records and content replaced by anything: every read is a miss and nothing outside is touched',
   async () => {
@@ -64,11 +81,7 @@ hostile(
       for (const target of ['record', 'content'] as const) {
         const dir = tempDir()
         const store = await openStore(dir, { verify: 'hash' })
-        const key = randomBytes(16).toString('hex')
-        const { digest } = await store.put(key, randomBytes(10_000))
-        replace(target === 'record' ? entryPath(dir, key) : contentPath(dir, digest), () =>
-          make(target === 'record' ? entryPath(dir, key) : contentPath(dir, digest)),
-        )
+        const key = await plantHostile(dir, store, target, make)
         assert.is(await store.get(key), undefined, `${name} as ${target}: get`)
         assert.is(store.getSync(key), undefined, `${name} as ${target}: getSync`)
         assert.is(await store.info(key), undefined, `${name} as ${target}: info`)
@@ -100,12 +113,7 @@ hostile('a prune to zero clears hostile files without following, hanging or leav
   const dir = tempDir()
   const store = await openStore(dir)
   for (const [, make] of replacements) {
-    for (const target of ['record', 'content'] as const) {
-      const key = randomBytes(16).toString('hex')
-      const { digest } = await store.put(key, randomBytes(10_000))
-      const path = target === 'record' ? entryPath(dir, key) : contentPath(dir, digest)
-      replace(path, () => make(path))
-    }
+    for (const target of ['record', 'content'] as const) await plantHostile(dir, store, target, make)
   }
   // A zero grace still keeps files modified at or after the scan's start (the writers' side of the
   // content handshake), so let the clock move past the last write first.
@@ -134,11 +142,7 @@ hostile(
     const keys: string[] = []
     for (const [, make] of replacements) {
       for (const target of ['record', 'content'] as const) {
-        const key = randomBytes(16).toString('hex')
-        const { digest } = await store.put(key, randomBytes(10_000))
-        const path = target === 'record' ? entryPath(dir, key) : contentPath(dir, digest)
-        replace(path, () => make(path))
-        keys.push(key)
+        keys.push(await plantHostile(dir, store, target, make))
       }
     }
     const verify = async (...flags: string[]) => {
