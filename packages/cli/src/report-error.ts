@@ -1,4 +1,3 @@
-import { CairnError } from '@cairn/store'
 import { UsageError } from './args.js'
 import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js'
 import { envFlag, type Io, writeLine } from './io.js'
@@ -43,9 +42,4 @@ function describeForDebugging(error: unknown): string {
     current = current instanceof Error ? current.cause : undefined
   }
   return lines.join('\n').trimStart()
-}
-
-/** `CairnError`'s code when `error` is one, for callers that decide by code. */
-export function cairnCode(error: unknown): string | undefined {
-  return error instanceof CairnError ? error.code : undefined
 }
