@@ -19,7 +19,7 @@ import { findProjectRoot } from '../project-root.js'
 import { relocatable } from '../relocatable.js'
 import { siblingName } from '../replace-path.js'
 import { isUsageError } from '../report-error.js'
-import { readBlob, restoreOutputs } from '../restore-outputs.js'
+import { type RestoreResult, readBlob, restoreOutputs } from '../restore-outputs.js'
 import { CommandNotStartedError, type CommandResult, runCommand } from '../run-command.js'
 import { digestInputs, pickEnv, runKey } from '../run-key.js'
 import { runMetadata } from '../run-metadata.js'
@@ -259,13 +259,27 @@ async function restoreHit(
   }
   await write(io.stdout, stdout)
   await write(io.stderr, stderr)
+  noteHit(run, restored, started, options, io)
+  return EXIT_OK
+}
+
+/**
+ * The hit line, with the time since `started`: after a plain hit, and after --verify has
+ * restored the cached outputs, which leaves the tree as a hit does and says so the same way.
+ */
+function noteHit(
+  run: PreparedRun,
+  restored: RestoreResult,
+  started: number,
+  options: RunOptions,
+  io: Io,
+): void {
   const ms = Math.round(performance.now() - started)
   note(
     io,
     options.quiet,
     `hit ${shortKey(run.key)} (restored ${restored.files} files, ${megabytes(restored.bytes)} in ${ms} ms)`,
   )
-  return EXIT_OK
 }
 
 /**
@@ -447,7 +461,7 @@ async function settleVerifiedOutputs(
   options: RunOptions,
   io: Io,
 ): Promise<void> {
-  let restored: Awaited<ReturnType<typeof restoreOutputs>>
+  let restored: RestoreResult | undefined
   const started = performance.now()
   try {
     await prefetch(run, manifest)
@@ -461,12 +475,7 @@ async function settleVerifiedOutputs(
     else rmSync(aside, { recursive: true, force: true })
   }
   if (restored === undefined) return
-  const ms = Math.round(performance.now() - started)
-  note(
-    io,
-    options.quiet,
-    `hit ${shortKey(run.key)} (restored ${restored.files} files, ${megabytes(restored.bytes)} in ${ms} ms)`,
-  )
+  noteHit(run, restored, started, options, io)
 }
 
 function exists(path: string): boolean {
