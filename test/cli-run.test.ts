@@ -105,7 +105,6 @@ basics('a hit leaves no staging directories behind', async () => {
   const { project, run } = setup()
   await run()
   await run()
-  const { readdirSync } = await import('node:fs')
   assert.equal(readdirSync(project).sort(), ['out', 'package.json', 'report.txt', 'runs.log', 'src'])
 })
 
@@ -415,7 +414,7 @@ failures(
 )
 
 failures('CAIRN_DISABLE=1 runs the command without looking up or storing', async () => {
-  const { run, runs, store } = setup()
+  const { run, runs } = setup()
   const disabled = await run({ env: { CAIRN_DISABLE: '1' } })
   assert.is(disabled.code, 0)
   assert.is(outcome(disabled.stderr), undefined)
@@ -425,7 +424,6 @@ failures('CAIRN_DISABLE=1 runs the command without looking up or storing', async
   assert.is(outcome(again.stderr), undefined)
   assert.is(runs(), 3)
   assert.is((await run({ env: { CAIRN_DISABLE: '1', FAIL: '1' } })).code, 3)
-  void store
 })
 
 failures('--quiet silences the hit and miss lines, not the replayed output', async () => {
@@ -554,7 +552,6 @@ together(
     for (const result of results) expectOutcome(result, 'hit')
     assert.is(runs(), 1)
     assert.equal(snapshot(project, BUILD_OUTPUTS), built)
-    const { readdirSync } = await import('node:fs')
     assert.equal(readdirSync(project).sort(), ['out', 'package.json', 'report.txt', 'runs.log', 'src'])
   },
 )
