@@ -8,6 +8,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import * as gc from '@cairn/gc'
 import { type Policy, type PruneReport, prune } from '@cairn/gc'
@@ -549,7 +550,7 @@ schedule('a held lock makes a prune report busy and leaves the lock alone', asyn
   const layout = new Layout(dir)
   const lock = JSON.stringify({
     pid: process.pid,
-    hostname: (await import('node:os')).hostname(),
+    hostname: hostname(),
     startedAt: Date.now(),
     token: 't',
   })
@@ -564,7 +565,7 @@ schedule('a held lock makes a prune report busy and leaves the lock alone', asyn
 schedule('a dry run reports busy while a live GC holds the lock, as a real run would', async () => {
   const { dir, store } = await storeWith(3)
   const layout = new Layout(dir)
-  const host = (await import('node:os')).hostname()
+  const host = hostname()
   const live = JSON.stringify({ pid: process.pid, hostname: host, startedAt: Date.now(), token: 'live' })
   writeFileSync(layout.gcLock, live)
   const dry = await prune(dir, { maxEntries: 0, dryRun: true, now: at })
@@ -589,7 +590,7 @@ schedule(
   async () => {
     const { dir, store } = await storeWith(3)
     const layout = new Layout(dir)
-    const host = (await import('node:os')).hostname()
+    const host = hostname()
     const stale = {
       pid: process.pid,
       hostname: host,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type CacheStore, openRemoteStore, type RemoteOptions, type RemoteStore } from '@cairn/remote'
 import { openStore } from '@cairn/store'
@@ -74,7 +74,7 @@ tier('putSync, putFile and small inline entries upload too; materialize and getS
   const b = await machine()
   const file = join(tempDir(), 'out.bin')
   const big = randomBytes(20_000)
-  await import('node:fs').then((fs) => fs.writeFileSync(file, big))
+  writeFileSync(file, big)
   a.putSync(key64(2), 'small')
   await a.putFile(key64(3), file)
   await a.flush()
