@@ -477,40 +477,31 @@ failures(
   },
 )
 
+/** `cairn run` of the build step without --store: the store is found from the environment. */
+const RUN_WITHOUT_STORE = [
+  'run',
+  '--inputs',
+  'src/*.txt',
+  '--outputs',
+  'out',
+  '--',
+  process.execPath,
+  BUILD_SCRIPT,
+  'runs.log',
+]
+
 failures('with no --store the store is $CAIRN_DIR', async () => {
   const { project, base } = setup()
   const dir = join(base, 'from-env')
-  const args = [
-    'run',
-    '--inputs',
-    'src/*.txt',
-    '--outputs',
-    'out',
-    '--',
-    process.execPath,
-    BUILD_SCRIPT,
-    'runs.log',
-  ]
-  expectOutcome(await cairn(args, { cwd: project, env: { CAIRN_DIR: dir } }), 'miss')
+  expectOutcome(await cairn(RUN_WITHOUT_STORE, { cwd: project, env: { CAIRN_DIR: dir } }), 'miss')
   assert.ok(existsSync(join(dir, 'cairn-store.json')))
-  expectOutcome(await cairn(args, { cwd: project, env: { CAIRN_DIR: dir } }), 'hit')
+  expectOutcome(await cairn(RUN_WITHOUT_STORE, { cwd: project, env: { CAIRN_DIR: dir } }), 'hit')
 })
 
 failures('with no --store and no CAIRN_DIR the store is under $XDG_CACHE_HOME', async () => {
   const { project, base } = setup()
   const cache = join(base, 'xdg')
-  const args = [
-    'run',
-    '--inputs',
-    'src/*.txt',
-    '--outputs',
-    'out',
-    '--',
-    process.execPath,
-    BUILD_SCRIPT,
-    'runs.log',
-  ]
-  expectOutcome(await cairn(args, { cwd: project, env: { XDG_CACHE_HOME: cache } }), 'miss')
+  expectOutcome(await cairn(RUN_WITHOUT_STORE, { cwd: project, env: { XDG_CACHE_HOME: cache } }), 'miss')
   assert.ok(existsSync(join(cache, 'cairn', 'cairn-store.json')))
 })
 
