@@ -6,7 +6,15 @@ import { errnoOf } from '@cairn/store/protocol'
 import { parseCommandLine, UsageError } from '../args.js'
 import { collectOutputs, NotCacheableError } from '../collect-outputs.js'
 import type { Command } from '../command.js'
-import { QUIET_OPTION, REMOTE_OPTIONS, remoteFlags, STORE_OPTION, storeFlag } from '../common-options.js'
+import {
+  QUIET_OPTION,
+  REMOTE_HELP,
+  REMOTE_OPTIONS,
+  remoteFlags,
+  STORE_HELP,
+  STORE_OPTION,
+  storeFlag,
+} from '../common-options.js'
 import { compareOutputs, describeOutputs } from '../compare-outputs.js'
 import { type DeclaredOutput, declareOutputs } from '../declared-outputs.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
@@ -77,9 +85,8 @@ Options:
                        outputs moved aside first), and compare its outputs with the cached
                        ones; exit 1 and list every difference if they differ. The cached
                        outputs are then restored, as on a plain hit
-  --store DIR          the store (default: $CAIRN_DIR, else the platform's cache directory)
-  --remote URL         also use the shared HTTP cache at URL (nginx WebDAV, bazel-remote)
-  --remote-header 'Name: value'  a request header for it (credentials); repeatable
+${STORE_HELP}
+${REMOTE_HELP}
   --quiet, -q          no "cairn: hit/miss" line on stderr
 
 Environment: CAIRN_DISABLE=1 runs the command without the cache; CAIRN_VERIFY=1 is --verify;
