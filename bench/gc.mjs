@@ -9,7 +9,7 @@
 // Stores are written directly in the record format (docs/FORMAT.md, "Entry record"), which is
 // several times faster than putSync for building 100k files; one entry in ten has a 5 KB
 // content file, the rest are inline (small outputs dominate builds). Sizes: 10k and 100k
-// entries; 10k only with --quick; 1M too with --full. Run: node bench/run.mjs --only=gc
+// entries; 5k only with --quick; 1M too with --full. Run: node bench/run.mjs --only=gc
 
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -150,7 +150,7 @@ async function benchSize(count) {
 }
 
 export async function benchGc({ quick = false, full = process.argv.includes('--full') } = {}) {
-  const sizes = quick ? [10_000] : full ? [10_000, 100_000, 1_000_000] : [10_000, 100_000]
+  const sizes = quick ? [5_000] : full ? [10_000, 100_000, 1_000_000] : [10_000, 100_000]
   const nodeRss = nodeBaselineRssKiB()
   console.log(
     `GC: prune vs find on the same tree (stores on ${tmpdir()}; Node + @cairn/gc alone: ${mib(nodeRss)} RSS)`,

@@ -24,7 +24,7 @@ export async function benchHash({ quick = false } = {}) {
         'node:crypto sha256': () => createHash('sha256').update(data).digest('hex'),
         memcpy: () => data.copy(target),
       },
-      { time: quick ? 200 : 500 },
+      { time: quick ? 100 : 500 },
     )
     const label =
       size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`
@@ -50,7 +50,7 @@ export async function benchHash({ quick = false } = {}) {
   }
   const k = await measure(
     { 'xxh128 key of an options object': () => xxh.key(options) },
-    { time: quick ? 200 : 500 },
+    { time: quick ? 100 : 500 },
   )
   rows.push(['xxh128 key of an options object', rate(k['xxh128 key of an options object']), '-', '-'])
   printTable(['hashing', 'Cairn', 'baseline', 'ratio'], rows)

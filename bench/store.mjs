@@ -58,7 +58,7 @@ export async function benchStore({ quick = false } = {}) {
   const rows = []
   const results = []
   const sizes = quick ? [KiB, MiB] : [KiB, 64 * KiB, MiB]
-  const time = quick ? 150 : 400
+  const time = quick ? 80 : 400
   for (const location of benchLocations()) {
     for (const size of sizes) {
       const work = mkdtempSync(join(location.base, 'cairn-bench-'))
@@ -118,7 +118,7 @@ export async function benchStore({ quick = false } = {}) {
             'readFile async miss': () => readFile(rawPath(missKey)).catch(() => {}),
             'cacache.get miss': () => cacache.get(cache, missKey).catch(() => {}),
           },
-          { time },
+          { time, iterations: quick ? 8 : 64 },
         )
         const label = size >= MiB ? `${size / MiB} MiB` : `${size / KiB} KiB`
         const perOp = (name) => (name.includes('x16') ? m[name] / IN_FLIGHT : m[name])
