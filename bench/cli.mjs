@@ -14,7 +14,7 @@ import { printTable } from './lib.mjs'
 
 const FILES = 100
 const FILE_BYTES = 100_000
-const CAIRN = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url))
+const CAIRN = fileURLToPath(new URL('../packages/cli/dist/cairn.mjs', import.meta.url))
 
 /** Wall time of a child process in ms, and its stderr; throws if it fails. */
 function timed(command, args, cwd) {

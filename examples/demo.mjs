@@ -14,7 +14,7 @@ import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
-const cairnBin = join(repo, 'packages', 'cli', 'dist', 'bin.js')
+const cairnBin = join(repo, 'packages', 'cli', 'dist', 'cairn.mjs')
 const typescript = JSON.parse(readFileSync(join(repo, 'node_modules', 'typescript', 'package.json'), 'utf8'))
 
 const temp = mkdtempSync(join(tmpdir(), 'cairn-demo-'))
