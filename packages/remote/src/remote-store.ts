@@ -91,6 +91,8 @@ export class RemoteStore implements CacheStore {
   readonly #stats = emptyRemoteStats()
   readonly #downloads: LimitFunction
   readonly #uploads: LimitFunction
+  /** Uploads are skipped until this time (ms) after a request timed out; see #failed. */
+  #uploadsHeldUntil = 0
   /** Uploads queued or running, by key: a key put twice in a row is uploaded once. */
   readonly #pending = new Map<string, Promise<void>>()
 
@@ -300,7 +302,7 @@ export class RemoteStore implements CacheStore {
 
   /** Uploads one entry; never rejects. */
   async #upload(key: string, skipIfPresent: boolean): Promise<void> {
-    if (!this.#breaker.allows()) {
+    if (!this.#breaker.allows() || Date.now() < this.#uploadsHeldUntil) {
       this.#stats.uploadsFailed += 1
       return
     }
@@ -335,6 +337,17 @@ export class RemoteStore implements CacheStore {
     this.#stats.errors += 1
     const kind = failure.status === undefined ? failure.code : `${failure.code} ${failure.status}`
     this.#warnings.once(kind, `${failure.message} (${outcome}; later failures like it are not shown)`)
+    if (failure.code === 'ERR_CAIRN_REMOTE_TIMEOUT') {
+      // A server that hung once usually hangs again, and each upload would wait out its own
+      // timeout before the process may exit (flush): a `cairn run` miss would pay the lookup's
+      // timeout and then its uploads'. Uploads are best effort, so they pause for a cooldown;
+      // lookups go on under the breaker's count, since each of them can still save a build step.
+      this.#uploadsHeldUntil = Date.now() + this.#breaker.cooldownMs
+      this.#warnings.once(
+        'uploads-held',
+        `the remote cache did not answer in time; not uploading to it for ${Math.round(this.#breaker.cooldownMs / 1000)} s.`,
+      )
+    }
     if (this.#breaker.failed()) {
       this.#warnings.once(
         'breaker',
