@@ -192,7 +192,7 @@ function lstatOr(path: string): FileStat {
   try {
     return runSync(lstat(path))
   } catch {
-    return { kind: 'other', size: 0, mtimeMs: 0, ino: 0 }
+    return { kind: 'other', size: 0, mtimeMs: 0, ctimeMs: 0, ino: 0 }
   }
 }
 

@@ -4,7 +4,8 @@
  * explored and any counterexample with its step-by-step trace; then shows the original bug (rename
  * publishing under Windows) as a counterexample trace.
  *
- * Usage: verify-model [--deep] [--random RUNS] [--seed N] [--max-states N]
+ * Usage: verify-model [--deep] [--only TEXT] [--random RUNS] [--seed N] [--max-states N]
+ * `--only` checks just the configurations whose name contains TEXT (to replay one).
  * Exit 0 when the link protocol holds everywhere and the rename variant fails as expected.
  */
 
@@ -12,15 +13,23 @@ import { parseArgs } from 'node:util'
 import { buildConfigurations } from './configurations.js'
 import { type ExploreResult, explore, sample, traceOf } from './explore.js'
 
-const usage = 'usage: verify-model [--deep] [--random RUNS] [--seed N] [--max-states N]'
+const usage = 'usage: verify-model [--deep] [--only TEXT] [--random RUNS] [--seed N] [--max-states N]'
 
 async function main(argv: string[]): Promise<number> {
-  let values: { deep?: boolean; random?: string; seed?: string; 'max-states'?: string; help?: boolean }
+  let values: {
+    deep?: boolean
+    only?: string
+    random?: string
+    seed?: string
+    'max-states'?: string
+    help?: boolean
+  }
   try {
     ;({ values } = parseArgs({
       args: argv,
       options: {
         deep: { type: 'boolean' },
+        only: { type: 'string' },
         random: { type: 'string' },
         seed: { type: 'string' },
         'max-states': { type: 'string' },
@@ -48,7 +57,8 @@ async function main(argv: string[]): Promise<number> {
   const { hasher, configurations, counterexample } = await buildConfigurations({ deep: values.deep ?? false })
   const results: ExploreResult[] = []
   let failed = false
-  for (const configuration of configurations) {
+  const chosen = configurations.filter((c) => values.only === undefined || c.name.includes(values.only))
+  for (const configuration of chosen) {
     const env = { hasher, platform: configuration.platform }
     const started = performance.now()
     const result = explore(configuration, env, { maxStates, maxDepth: 400, maxViolations: 1 })

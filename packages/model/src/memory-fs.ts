@@ -26,6 +26,8 @@ interface Inode {
   id: number
   data: Buffer
   mtimeMs: number
+  /** Set from the clock on every status change, as a real filesystem does; never by a caller. */
+  ctimeMs: number
   links: number
   open: number
   /** Which actor created it, for the "no temp files left" invariant. */
@@ -107,6 +109,7 @@ export class MemoryFs {
         inode.data = Buffer.concat([inode.data, step.data])
         inode.digest = undefined
         inode.mtimeMs = this.clock
+        inode.ctimeMs = this.clock
         return done(undefined)
       }
       case 'fsync':
@@ -135,10 +138,13 @@ export class MemoryFs {
       case 'lstat':
       case 'stat':
         return done(this.lstat(step.path, actor))
-      case 'utimes':
+      case 'utimes': {
         this.name(step.path, 'utime', actor)
-        this.inode(this.names.get(step.path)?.inode ?? 0).mtimeMs = step.timeMs
+        const inode = this.inode(this.names.get(step.path)?.inode ?? 0)
+        inode.mtimeMs = step.timeMs
+        inode.ctimeMs = this.clock
         return done(undefined)
+      }
       case 'readdir':
         return done(this.readdir(step.path))
       case 'now':
@@ -204,7 +210,7 @@ export class MemoryFs {
     for (const [inode, id] of [...canonical].sort((a, b) => a[1] - b[1])) {
       const node = this.inode(inode)
       node.digest ??= createHash('sha1').update(node.data).digest('base64')
-      parts.push(`#${id} ${node.digest} ${node.mtimeMs} ${node.links} ${node.open}`)
+      parts.push(`#${id} ${node.digest} ${node.mtimeMs} ${node.ctimeMs} ${node.links} ${node.open}`)
     }
     parts.push(`held ${[...this.held].sort().join(',')}`)
     return parts.join('\n')
@@ -224,6 +230,7 @@ export class MemoryFs {
       id: this.nextInode++,
       data: Buffer.alloc(0),
       mtimeMs: this.clock,
+      ctimeMs: this.clock,
       links: 1,
       open: 0,
       creator: actor,
@@ -266,7 +273,9 @@ export class MemoryFs {
     const existing = this.names.get(to)
     if (existing) throw new FsError(existing.deletePending ? 'EPERM' : 'EEXIST', 'link', to)
     this.names.set(to, { inode: source.inode, deletePending: false })
-    this.inode(source.inode).links += 1
+    const inode = this.inode(source.inode)
+    inode.links += 1
+    inode.ctimeMs = this.clock
   }
 
   private copy(from: string, to: string, exclusive: boolean, actor: string): void {
@@ -276,7 +285,14 @@ export class MemoryFs {
     if (existing?.deletePending) throw new FsError('EPERM', 'copyfile', to)
     if (existing && exclusive) throw new FsError('EEXIST', 'copyfile', to)
     if (existing) this.dropName(to)
-    const inode: Inode = { ...source, id: this.nextInode++, links: 1, open: 0, creator: actor }
+    const inode: Inode = {
+      ...source,
+      id: this.nextInode++,
+      ctimeMs: this.clock,
+      links: 1,
+      open: 0,
+      creator: actor,
+    }
     this.inodes.set(inode.id, inode)
     this.names.set(to, { inode: inode.id, deletePending: false })
   }
@@ -296,6 +312,7 @@ export class MemoryFs {
     if (existing) this.dropName(to)
     this.names.delete(from)
     this.names.set(to, source)
+    this.inode(source.inode).ctimeMs = this.clock
     return done(undefined)
   }
 
@@ -313,6 +330,7 @@ export class MemoryFs {
     this.names.delete(path)
     const inode = this.inode(entry.inode)
     inode.links -= 1
+    inode.ctimeMs = this.clock
     if (inode.links === 0 && inode.open === 0) this.inodes.delete(inode.id)
   }
 
@@ -326,7 +344,7 @@ export class MemoryFs {
   }
 
   private lstat(path: string, actor: string): FileStat {
-    if (this.dirs.has(path)) return { kind: 'directory', size: 0, mtimeMs: 0, ino: 0 }
+    if (this.dirs.has(path)) return { kind: 'directory', size: 0, mtimeMs: 0, ctimeMs: 0, ino: 0 }
     return this.statOf(this.name(path, 'lstat', actor).inode)
   }
 
@@ -342,7 +360,13 @@ export class MemoryFs {
 
   private statOf(inodeId: number): FileStat {
     const inode = this.inode(inodeId)
-    return { kind: 'file', size: inode.data.length, mtimeMs: inode.mtimeMs, ino: inode.id }
+    return {
+      kind: 'file',
+      size: inode.data.length,
+      mtimeMs: inode.mtimeMs,
+      ctimeMs: inode.ctimeMs,
+      ino: inode.id,
+    }
   }
 
   /** The name's entry; ENOENT if missing; on Windows EPERM if delete-pending or held by another. */

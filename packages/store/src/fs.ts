@@ -28,7 +28,7 @@ export function toFileStat(stats: Stats): FileStat {
       : stats.isSymbolicLink()
         ? 'symlink'
         : 'other'
-  return { kind, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino }
+  return { kind, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino }
 }
 
 /** Runs a protocol against the real filesystem with synchronous calls. */

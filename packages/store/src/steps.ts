@@ -14,6 +14,12 @@ export interface FileStat {
   kind: 'file' | 'directory' | 'symlink' | 'other'
   size: number
   mtimeMs: number
+  /**
+   * When the file's status last changed (a link, an unlink of another name, a rename, a write,
+   * a `utimes`). Unlike the mtime it is set by the system's clock, never by a caller, so it
+   * never goes backwards: the GC's sweep relies on that (sweep.ts).
+   */
+  ctimeMs: number
   /** Inode number: tells whether a name still points at the file that was opened. */
   ino: number
 }

@@ -5,14 +5,24 @@
  * may at that very moment publish an entry that references the same content (it found the file
  * already there, or had just linked it). So the GC never deletes content by its name directly:
  *
- *   1. rename content/<cd>/<digest> to tmp/gc-<digest>-…   (the name is free from now on)
- *   2. lstat the moved file: if its mtime changed since the GC's scan, or is within the grace
+ *   1. lstat the content: if its ctime is at or after the cutoff, or its mtime changed since
+ *      the GC's scan, a writer confirmed it: keep it
+ *   2. rename content/<cd>/<digest> to tmp/gc-<digest>-…   (the name is free from now on)
+ *   3. lstat the moved file: if its mtime changed since the GC's scan, or is within the grace
  *      period, a writer confirmed it: link it back (EEXIST: a writer re-published it, fine)
- *   3. unlink the moved file
+ *   4. unlink the moved file
  *
- * A writer touches its content after publishing its entry. If that touch came before step 1,
- * step 2 sees it; if after, the touch fails with ENOENT and the writer publishes the content
- * again. A reader between steps 1 and 2 gets a miss, never wrong data.
+ * A writer touches its content after publishing its entry. If that touch came before step 2,
+ * step 1 or 3 sees it; if after, the touch fails with ENOENT and the writer publishes the
+ * content again. A reader between steps 2 and 3 gets a miss, never wrong data.
+ *
+ * Why step 1 looks at the ctime: a writer sets the mtime to a time it read from the clock a
+ * moment earlier, so two writers confirming at once can move the mtime backwards, the slower
+ * one overwriting the newer confirmation with its older time, and the GC would take content
+ * a just-published entry needs (the model checker found exactly this). Every `utimes` also sets
+ * the ctime, from the system's clock, which never goes backwards: a confirmation made after the
+ * GC started always leaves a ctime at or after its cutoff. Step 2's own rename changes the
+ * ctime, so step 3 can only use the mtime.
  */
 
 import type { StoreContext } from './context.js'
@@ -24,7 +34,8 @@ export type SweepResult = 'removed' | 'kept' | 'gone'
 
 /**
  * Deletes content `digest` if it was not used since the scan that saw it with mtime `seenMtimeMs`
- * and is older than `cutoffMs` (ms since the epoch). 'gone' if it was already deleted.
+ * and is older than `cutoffMs` (ms since the epoch; its status too: ctime). 'gone' if it was
+ * already deleted.
  */
 export function* removeUnusedContent(
   ctx: Pick<StoreContext, 'layout'>,
@@ -34,6 +45,14 @@ export function* removeUnusedContent(
 ): Protocol<SweepResult> {
   const path = ctx.layout.contentPath(digest)
   const moved = ctx.layout.sweepPath(digest)
+  try {
+    const current = yield* lstat(path)
+    if (current.ctimeMs >= cutoffMs || current.mtimeMs !== seenMtimeMs) return 'kept'
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone'
+    throw error
+  }
   try {
     yield* rename(path, moved)
   } catch (error) {

@@ -68,7 +68,10 @@ async function storeWithOrphan() {
     platform: process.platform,
     stats: { hits: 0, misses: 0, puts: 0, published: 0, corrupt: 0 },
   }
-  const gc = () => removeUnusedContent({ layout }, digest, seen, Date.now() - HOUR)
+  // The GC's cutoff: its scan began after the orphan last changed. (Backdating the mtime above
+  // set the ctime to now, and no call can backdate a ctime, so the cutoff is just after it.)
+  const cutoff = Date.now() + 1
+  const gc = () => removeUnusedContent({ layout }, digest, seen, cutoff)
   const writer = () => putEntry(ctx, randomKey(), { kind: 'buffer', data }, undefined)
   return { dir, store, data, digest, gc, writer }
 }
@@ -97,6 +100,24 @@ sweep('content younger than the cutoff, or touched since the scan, is kept', asy
   assert.equal(readdirSync(join(dir, 'tmp')), [])
 })
 
+sweep('a confirmation whose mtime went backwards is still seen: its ctime is after the cutoff', async () => {
+  // Two writers confirm at once; the slower one writes an older time over the newer one's, and
+  // the mtime ends where the GC saw it. The ctime cannot go back, so the GC keeps the content.
+  const { dir, digest } = await storeWithOrphan()
+  const layout = new Layout(dir)
+  const path = contentPath(dir, digest)
+  const old = Math.floor(Date.now() / 1000) - 7200 // whole seconds, so writing it back is exact
+  utimesSync(path, old, old)
+  const seen = statSync(path).mtimeMs
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  const cutoff = Date.now()
+  await new Promise((resolve) => setTimeout(resolve, 5))
+  utimesSync(path, old, old) // the stale confirmation
+  assert.is(statSync(path).mtimeMs, seen)
+  assert.is(runSync(removeUnusedContent({ layout }, digest, seen, cutoff)), 'kept')
+  assert.ok(existsSync(contentPath(dir, digest)))
+})
+
 sweep('writer confirms before the GC moves the content: the GC sees the touch and keeps it', async () => {
   const { dir, store, data, digest, gc, writer } = await storeWithOrphan()
   const finishGc = runUntil(gc(), (step) => step.op === 'rename')
@@ -120,7 +141,8 @@ sweep('the GC sweeps between the writer’s entry and its confirmation: the writ
 
 sweep('the writer confirms while the content sits in tmp/: both sides agree', async () => {
   const { dir, store, data, digest, gc, writer } = await storeWithOrphan()
-  const finishGc = runUntil(gc(), (step) => step.op === 'lstat')
+  // Stop at the lstat of the moved file, after the rename (the first lstat is the pre-check).
+  const finishGc = runUntil(gc(), (step) => step.op === 'lstat' && step.path.includes('/tmp/gc-'))
   const put = runSync(writer())
   assert.ok(put.published)
   assert.is(finishGc(), 'removed', 'the moved copy was stale; the writer published its own')
