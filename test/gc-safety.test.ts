@@ -5,29 +5,10 @@ import type { PruneReport } from '@cairn/gc'
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { expectedBytes, keyOf } from './fixtures/workload.js'
+import { expectedBytes, type GcLoopCounts, keyOf, type WorkerCounts } from './fixtures/workload.js'
 import { fixture, removeTempDirs, runNode, tempDir } from './helpers/processes.js'
 
 const CAIRN_GC = fileURLToPath(new URL('../../packages/gc/dist/bin.js', import.meta.url))
-
-interface WorkerCounts {
-  ops: number
-  hits: number
-  misses: number
-  published: number
-  wrong: number
-  errors: number
-  firstError: string
-}
-
-interface GcCounts {
-  prunes: number
-  busy: number
-  removed: number
-  contentRemoved: number
-  errors: number
-  firstError: string
-}
 
 const safety = suite('GC beside running builds')
 safety.after(removeTempDirs)
@@ -52,11 +33,15 @@ safety(
         ...(i % 2 === 0 ? [] : ['mixed']),
       ]),
     )
-    const gcRun = runNode(fixture('gc-loop'), [dir, String(DURATION_MS), String(TEMP_GRACE_MS)])
+    const gcRun = runNode(fixture('gc-loop'), [
+      dir,
+      String(DURATION_MS),
+      JSON.stringify({ maxEntries: 0, tempGrace: TEMP_GRACE_MS }),
+    ])
     const [gcResult, ...results] = await Promise.all([gcRun, ...workers])
     assert.ok(gcResult)
     assert.is(gcResult.code, 0, gcResult.stderr)
-    const gc = JSON.parse(gcResult.stdout) as GcCounts
+    const gc = JSON.parse(gcResult.stdout) as GcLoopCounts
     assert.is(gc.errors, 0, gc.firstError)
     const total = { ops: 0, hits: 0, misses: 0, published: 0, wrong: 0, errors: 0 }
     for (const result of results) {

@@ -11,17 +11,8 @@ import { prune } from '@cairn/gc'
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { expectedBytes, keyOf, type WorkerCounts } from './fixtures/workload.js'
+import { expectedBytes, type GcLoopCounts, keyOf, type WorkerCounts } from './fixtures/workload.js'
 import { fixture, removeTempDirs, runNode, tempDir } from './helpers/processes.js'
-
-interface GcCounts {
-  prunes: number
-  busy: number
-  removedEntries: number
-  removedBytes: number
-  errors: number
-  firstError: string
-}
 
 const WORKERS = 16
 const KEYS = 24
@@ -39,13 +30,17 @@ contention(
     const workers = Array.from({ length: WORKERS }, (_, i) =>
       runNode(fixture('store-worker'), [dir, String(DURATION_MS), String(5000 + i), 'mixed', String(KEYS)]),
     )
-    const gc = runNode(fixture('contention-gc'), [dir, String(DURATION_MS)])
+    // A budget far below the workload's working set, so nearly every prune removes entries and
+    // content that some worker is about to read or has just rewritten; a 1.5 s grace sweeps
+    // content under the writers too, yet is far longer than any put keeps a temp file.
+    const policy = { maxEntries: 4, maxBytes: 64 * 1024, tempGrace: 1500 }
+    const gc = runNode(fixture('gc-loop'), [dir, String(DURATION_MS), JSON.stringify(policy), '100'])
     const [gcResult, ...workerResults] = await Promise.all([gc, ...workers])
     const seconds = (Date.now() - started) / 1000
 
     assert.ok(gcResult, 'the GC process ran')
     assert.is(gcResult.code, 0, gcResult.stderr)
-    const gcCounts = JSON.parse(gcResult.stdout) as GcCounts
+    const gcCounts = JSON.parse(gcResult.stdout) as GcLoopCounts
     assert.is(gcCounts.errors, 0, gcCounts.firstError)
 
     const total = { ops: 0, hits: 0, misses: 0, wrong: 0, errors: 0, published: 0, corrupt: 0 }
@@ -58,12 +53,12 @@ contention(
     console.log(
       `    ${total.ops} ops in ${seconds.toFixed(1)} s (${Math.round(total.ops / seconds)} ops/s), ` +
         `${total.hits} hits, ${total.misses} misses, ${total.wrong} wrong, ${total.errors} errors; ` +
-        `GC: ${gcCounts.prunes} prunes (${gcCounts.busy} busy), ${gcCounts.removedEntries} entries removed`,
+        `GC: ${gcCounts.prunes} prunes (${gcCounts.busy} busy), ${gcCounts.removed} entries removed`,
     )
     assert.is(total.wrong, 0)
     assert.is(total.corrupt, 0, 'no entry was ever judged corrupt')
     assert.ok(gcCounts.prunes - gcCounts.busy >= 5, 'the GC completed several prunes')
-    assert.ok(gcCounts.removedEntries > 0, 'the GC removed entries while the workers ran')
+    assert.ok(gcCounts.removed > 0, 'the GC removed entries while the workers ran')
     assert.ok(total.hits > 100, 'the workload produced hits')
 
     // Whatever survived is whole and correct, and a final prune leaves nothing behind in tmp/.
