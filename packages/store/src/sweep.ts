@@ -48,12 +48,6 @@ export function* removeUnusedContent(
   try {
     const current = yield* lstat(path)
     if (current.ctimeMs >= cutoffMs || current.mtimeMs !== seenMtimeMs) return 'kept'
-  } catch (error) {
-    const code = errnoOf(error)
-    if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone'
-    throw error
-  }
-  try {
     yield* rename(path, moved)
   } catch (error) {
     const code = errnoOf(error)
