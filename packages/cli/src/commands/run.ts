@@ -77,7 +77,9 @@ Options:
   --inputs GLOB...     input files (globs relative to the working directory; a directory means
                        every file under it; * does not match dot files; files under the
                        outputs or the store are left out); repeatable
-  --outputs PATH...    files and directories the command writes; repeatable
+  --outputs PATH...    files and directories the command writes (never the store, the project
+                       root or the working directory, nor anything holding or inside the store,
+                       however spelled); repeatable
   --env NAME...        environment variables whose values the outputs depend on; repeatable
   --key-extra STRING   anything else the outputs depend on (a tool version, a platform)
   --allow-empty        let an --inputs pattern match nothing (otherwise exit 2)
