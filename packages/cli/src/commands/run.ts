@@ -287,7 +287,7 @@ function noteHit(
   note(
     io,
     options.quiet,
-    `hit ${shortKey(run.key)} (restored ${restored.files} files, ${megabytes(restored.bytes)} in ${ms} ms)`,
+    `hit ${shortKey(run.key)} (restored ${counted(restored.files, 'file')}, ${megabytes(restored.bytes)} in ${ms} ms)`,
   )
 }
 
@@ -342,7 +342,7 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
     note(
       io,
       options.quiet,
-      `miss ${key8} (stored ${files} files, ${megabytes(bytes)} in ${ms} ms; the command took ${duration(result.ms)})`,
+      `miss ${key8} (stored ${counted(files, 'file')}, ${megabytes(bytes)} in ${ms} ms; the command took ${duration(result.ms)})`,
     )
   } catch (error) {
     // The command succeeded; failing to cache it must not fail the build.
