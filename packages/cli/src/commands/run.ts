@@ -18,7 +18,7 @@ import {
 import { compareOutputs, describeOutputs } from '../compare-outputs.js'
 import { type DeclaredOutput, declareOutputs } from '../declared-outputs.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
-import { duration, megabytes, shortKey, toPosixPath } from '../format.js'
+import { counted, duration, megabytes, shortKey, toPosixPath } from '../format.js'
 import { expandInputs } from '../input-files.js'
 import { envFlag, type Io, note } from '../io.js'
 import { encodeManifest, parseManifest, type RunManifest } from '../manifest.js'
@@ -314,6 +314,14 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
     note(io, options.quiet, `miss ${key8} (not stored: the command printed more than the 64 MiB kept)`)
     return result.exitCode
   }
+  if (result.unread) {
+    note(
+      io,
+      options.quiet,
+      `miss ${key8} (not stored: a process the command left running held its output open, and not all of it could be read)`,
+    )
+    return result.exitCode
+  }
   const started = performance.now()
   try {
     const entries = await storeOutputFiles(run.store, run.hasher, collectOutputs(run.outputs))
@@ -410,14 +418,14 @@ async function verifyRun(
   if (differences.length === 0) {
     return {
       code: EXIT_OK,
-      lines: [`the outputs match the cached ones (${files} files)`],
+      lines: [`the outputs match the cached ones (${counted(files, 'file')})`],
       quiet: options.quiet,
     }
   }
   return {
     code: EXIT_FAILURE,
     lines: [
-      `${differences.length} difference${differences.length === 1 ? '' : 's'} from the cached outputs; this step is not reproducible:`,
+      `${counted(differences.length, 'difference')} from the cached outputs; this step is not reproducible:`,
       ...differences.map((difference) => `  ${difference.path}: ${difference.what}`),
     ],
     quiet: false,
