@@ -2,6 +2,7 @@
 // directory, or lies inside the store, by where the paths really are, not how they are spelled
 // (issue #13, item 4). Real processes: the bundled CLI in temp projects, with real symlinks.
 
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -68,6 +69,25 @@ refused('an output that is the project root spelled through a symlinked parent i
   const store = join(base, 'store')
   const result = await run(['../alias/checkout'], { store })
   expectRefused(result, '../alias/checkout', /would replace the working directory/, project)
+})
+
+/** Bind mounts need root (tests run as root in CI); elsewhere the bind-mount case is skipped. */
+const asRoot = process.getuid?.() === 0 ? refused : refused.skip
+
+asRoot('an output that is a bind mount of a directory holding the store is refused', async () => {
+  const { base, project, run } = setup()
+  const shared = join(base, 'shared')
+  mkdirSync(join(shared, 'store'), { recursive: true })
+  mkdirSync(join(project, 'out'))
+  const mounted = spawnSync('mount', ['--bind', shared, join(project, 'out')], { encoding: 'utf8' })
+  assert.is(mounted.status, 0, mounted.stderr)
+  try {
+    // No path comparison relates checkout/out to base/shared; their device and inode are one.
+    const result = await run(['out'], { store: join(shared, 'store') })
+    expectRefused(result, 'out', /would replace the store/, project)
+  } finally {
+    spawnSync('umount', [join(project, 'out')])
+  }
 })
 
 refused('an output that is itself a symlink to the store is accepted: the link is the output', async () => {

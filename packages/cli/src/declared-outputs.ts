@@ -1,4 +1,5 @@
 import { relative, resolve } from 'node:path'
+import { ancestorIdentities, identityOf } from './ancestor-identities.js'
 import { UsageError } from './args.js'
 import { containsPath } from './contains-path.js'
 import { toPosixPath } from './format.js'
@@ -29,30 +30,44 @@ export interface DeclareContext {
  * output wholesale, so a path that would replace the working directory, the project root or
  * the store, or any directory holding them, is refused as bad usage rather than deleted; so is
  * an output inside the store, which a hit would write into and a GC would prune. Both checks
- * compare the paths as written and where they really are (symbolic links resolved, see
- * {@link realLocation}): a store reached through a symlinked `CAIRN_DIR` that points into an
- * output is still the store.
+ * compare the paths as written, where they really are (symbolic links resolved, see
+ * {@link realLocation}: a store reached through a symlinked `CAIRN_DIR` that points into an
+ * output is still the store), and, for paths that exist, by device and inode (a bind mount or
+ * a case-insensitive filesystem spells one directory in ways no path comparison relates).
  */
 export function declareOutputs(paths: readonly string[], context: DeclareContext): DeclaredOutput[] {
   const guarded = [
     { what: 'the working directory', dir: context.cwd },
     { what: 'the project root', dir: context.root },
     { what: 'the store', dir: context.storeDir },
-  ].map((guard) => ({ ...guard, lexical: resolve(guard.dir), real: realLocation(guard.dir) }))
+  ].map((guard) => {
+    const real = realLocation(guard.dir)
+    return { ...guard, lexical: resolve(guard.dir), real, above: ancestorIdentities(real) }
+  })
   const store = guarded[2] as (typeof guarded)[number]
+  const storeIdentity = identityOf(store.real, true)
   const byPath = new Map<string, DeclaredOutput>()
   for (const given of paths) {
     if (given === '') throw new UsageError('--outputs needs a path, got an empty string.')
     const absolute = resolve(context.cwd, given)
     const real = realLocation(absolute, true)
-    for (const { what, dir, lexical, real: realDir } of guarded) {
-      if (containsPath(absolute, lexical) || containsPath(real, realDir)) {
+    const identity = identityOf(real, false)
+    for (const { what, dir, lexical, real: realDir, above } of guarded) {
+      const holds =
+        containsPath(absolute, lexical) ||
+        containsPath(real, realDir) ||
+        (identity !== undefined && above.has(identity))
+      if (holds) {
         throw new UsageError(
           `--outputs ${JSON.stringify(given)} would replace ${what} (${describe(dir, realDir)}) on every hit: declare the files or directories the command writes instead.`,
         )
       }
     }
-    if (containsPath(store.lexical, absolute) || containsPath(store.real, real)) {
+    const inStore =
+      containsPath(store.lexical, absolute) ||
+      containsPath(store.real, real) ||
+      (storeIdentity !== undefined && ancestorIdentities(real).has(storeIdentity))
+    if (inStore) {
       throw new UsageError(
         `--outputs ${JSON.stringify(given)} is inside the store (${describe(store.dir, store.real)}): a hit would write into the store and the GC would prune the output; declare outputs outside it.`,
       )
