@@ -105,7 +105,8 @@ export function runCommand(
       for (const stream of streams) stream.release()
     }
     child.once('error', (error) => {
-      if (settled) return
+      // After 'exit' it can only be a failed kill of a process that is gone: not our result.
+      if (settled || exited !== undefined) return
       settled = true
       clearTimeout(drainTimer)
       stopForwarding()
