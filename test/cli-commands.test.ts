@@ -521,7 +521,7 @@ runKeys('is the key of the value docs/FORMAT.md describes, field by field', asyn
     keyExtra: 'typescript@5.9.3',
   }
   const documented = {
-    cairnRun: 1,
+    cairnRun: 2,
     command: ['tsc', '-p', '.'],
     cwd: '.',
     inputs: [
@@ -532,7 +532,7 @@ runKeys('is the key of the value docs/FORMAT.md describes, field by field', asyn
     outputs: ['dist', 'tsconfig.tsbuildinfo'],
     keyExtra: 'typescript@5.9.3',
   }
-  assert.is(RUN_KEY_VERSION, 1)
+  assert.is(RUN_KEY_VERSION, 2)
   assert.is(runKey(hasher, parts), hasher.key(documented))
   // Each part counts.
   const variants = [

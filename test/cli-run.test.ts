@@ -402,9 +402,9 @@ failures(
     assert.is(verified.code, 0, verified.stderr)
     assert.match(
       verified.stderr,
-      /^cairn: verify [0-9a-f]{8}: the outputs match the cached ones \(1 files\)$/m,
+      /^cairn: verify [0-9a-f]{8}: the outputs match the cached ones \(1 file\)$/m,
     )
-    assert.match(verified.stderr, /^cairn: hit [0-9a-f]{8} \(restored 1 files, /m)
+    assert.match(verified.stderr, /^cairn: hit [0-9a-f]{8} \(restored 1 file, /m)
     assert.equal(readdirSync(join(project, 'out')), ['a.txt'], 'the stale file is gone, as after a hit')
     assert.equal(leftAside(project), [])
     const quiet = await run(['--verify', '--quiet'])

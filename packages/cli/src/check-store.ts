@@ -19,6 +19,7 @@ import {
   runSync,
   unlink,
 } from '@cairn/store/protocol'
+import { counted } from './format.js'
 
 /** Something damaged in a store. */
 export interface Damage {
@@ -112,7 +113,7 @@ export async function checkStore(store: Store, now: () => number = Date.now): Pr
       } else if (content.state === 'bad') {
         damaged(`its content ${decoded.digest} is damaged: ${content.reason}`)
       } else if (content.size !== decoded.size) {
-        damaged(`its content has ${content.size} bytes, the record says ${decoded.size}`)
+        damaged(`its content has ${counted(content.size, 'byte')}, the record says ${decoded.size}`)
       }
     }
   }

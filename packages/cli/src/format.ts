@@ -7,6 +7,14 @@ export function shortKey(key: string): string {
   return key.slice(0, 8)
 }
 
+/**
+ * `count` and the noun, singular for exactly one: `1 file`, `0 files`, `2 entries`. Every count
+ * cairn prints goes through it, so none reads "1 files".
+ */
+export function counted(count: number, singular: string, plural = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : plural}`
+}
+
 /** Bytes as decimal megabytes with two decimals (`0.01 MB`, `10.49 MB`), as the run lines show. */
 export function megabytes(bytes: number): string {
   return `${(bytes / 1_000_000).toFixed(2)} MB`

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { constants } from 'node:os'
+import type { Readable } from 'node:stream'
 import type { Io } from './io.js'
 
 /**
@@ -8,6 +9,13 @@ import type { Io } from './io.js'
  * hundreds of megabytes of log is not what a cache is for, and memory must stay bounded.
  */
 export const CAPTURE_MAX_BYTES = 64 * 1024 * 1024
+
+/**
+ * How long, after the command exits, its stdout and stderr may stay open before cairn stops
+ * reading them. They close at once unless the command left a process behind that inherited
+ * them; what the command itself wrote is already in the pipes by then (see runCommand).
+ */
+export const DRAIN_MS = 200
 
 /** How a command ended. */
 export interface CommandResult {
@@ -18,6 +26,13 @@ export interface CommandResult {
   stderr: Buffer
   /** True if an output exceeded {@link CAPTURE_MAX_BYTES}, so the capture is incomplete. */
   truncated: boolean
+  /**
+   * True if the command exited while a process it left behind held its stdout or stderr open
+   * and not everything in the pipe could be read within {@link DRAIN_MS} (cairn's own output was
+   * backed up): the capture may be incomplete.
+   */
+  unread: boolean
+  /** How long the command ran, until it exited (not until its pipes closed). */
   ms: number
 }
 
@@ -40,6 +55,9 @@ const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGH
  * stderr go through pipes: every chunk is written on to `io.stdout`/`io.stderr` as it arrives
  * (with backpressure) and also kept, to be cached. Without it, when `io` is the process's own,
  * the command inherits them, so it still sees a terminal (and keeps its colours).
+ *
+ * Resolves when the command exits, with its own duration: a process it leaves running in the
+ * background may keep the pipes open, but is not waited for (see {@link DRAIN_MS}).
  *
  * @throws {CommandNotStartedError} if the command cannot be started.
  */
@@ -65,33 +83,67 @@ export function runCommand(
   const stopForwarding = forwardSignals(child)
 
   return new Promise((resolve, reject) => {
+    let exited: { exitCode: number; ms: number } | undefined
+    let drainTimer: NodeJS.Timeout | undefined
+    let settled = false
+    const finish = () => {
+      if (settled || exited === undefined) return
+      settled = true
+      clearTimeout(drainTimer)
+      stopForwarding()
+      const streams = [stdout, stderr].flatMap((stream) => (stream === undefined ? [] : [stream]))
+      resolve({
+        exitCode: exited.exitCode,
+        stdout: stdout?.captured() ?? Buffer.alloc(0),
+        stderr: stderr?.captured() ?? Buffer.alloc(0),
+        truncated: streams.some((stream) => stream.truncated()),
+        unread: streams.some((stream) => stream.unread()),
+        ms: exited.ms,
+      })
+      // A process the command left behind may hold the pipes for hours: let go of them, so that
+      // cairn can exit (it then gets EPIPE if it writes on).
+      for (const stream of streams) stream.release()
+    }
     child.once('error', (error) => {
+      // After 'exit' it can only be a failed kill of a process that is gone: not our result.
+      if (settled || exited !== undefined) return
+      settled = true
+      clearTimeout(drainTimer)
       stopForwarding()
       reject(new CommandNotStartedError(file, error))
     })
-    child.once('close', (code, signal) => {
-      stopForwarding()
-      const exitCode = code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)
-      resolve({
-        exitCode,
-        stdout: stdout?.captured() ?? Buffer.alloc(0),
-        stderr: stderr?.captured() ?? Buffer.alloc(0),
-        truncated: (stdout?.truncated() ?? false) || (stderr?.truncated() ?? false),
+    // The command is done when it exits, not when its pipes close: a background process it
+    // started (`server &`, a build daemon) inherits them and may keep them open indefinitely.
+    child.once('exit', (code, signal) => {
+      exited = {
+        exitCode: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0),
         ms: performance.now() - started,
-      })
+      }
+      // What the command wrote before it exited is in the pipes: read it. Usually the pipes
+      // close at once ('close' below); if something still holds them, stop after DRAIN_MS. The
+      // timer only schedules the end for the next turn of the event loop (setImmediate), which
+      // polls the pipes first, so bytes already in them are read even if this process was not
+      // scheduled for longer than DRAIN_MS.
+      drainTimer = setTimeout(() => setImmediate(finish), DRAIN_MS)
     })
+    child.once('close', finish)
   })
 }
 
-/** Passes a child's output on to `out` and, with `capture`, keeps up to CAPTURE_MAX_BYTES of it. */
-function tee(source: NodeJS.ReadableStream, out: NodeJS.WritableStream, capture: boolean) {
+/**
+ * Passes a child's output on to `out` and, with `capture`, keeps up to CAPTURE_MAX_BYTES of it.
+ * `unread()` is true while the source is not at its end and has bytes waiting or is paused by
+ * `out`'s backpressure: then some of what the command wrote may not have been read yet.
+ */
+function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean) {
   const chunks: Buffer[] = []
   let size = 0
   let over = false
+  let capturing = capture
   source.pipe(out, { end: false })
   if (capture) {
     source.on('data', (chunk: Buffer) => {
-      if (over) return
+      if (over || !capturing) return
       size += chunk.length
       if (size > CAPTURE_MAX_BYTES) {
         over = true
@@ -101,7 +153,17 @@ function tee(source: NodeJS.ReadableStream, out: NodeJS.WritableStream, capture:
       }
     })
   }
-  return { captured: () => Buffer.concat(chunks), truncated: () => over }
+  return {
+    captured: () => Buffer.concat(chunks),
+    truncated: () => over,
+    unread: () => !source.readableEnded && (source.readableLength > 0 || source.readableFlowing === false),
+    release: () => {
+      capturing = false
+      if (source.readableEnded) return
+      source.unpipe(out)
+      source.destroy()
+    },
+  }
 }
 
 /** Forwards stop signals to the child while it runs; returns the function that stops doing so. */

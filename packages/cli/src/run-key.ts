@@ -6,15 +6,16 @@ import type { InputFile } from './input-files.js'
 /**
  * Version of what goes into a `cairn run` key. It is hashed into every key, so changing what a
  * key covers (adding a field, changing how paths are written) changes every key instead of
- * letting a key of the old meaning hit under the new one.
+ * letting a key of the old meaning hit under the new one. Version 2: the root rewriting became
+ * injective (`<` is written `<<`, and the root must start a path), issue #13.
  */
-export const RUN_KEY_VERSION = 1
+export const RUN_KEY_VERSION = 2
 
 /** Everything a `cairn run` key covers. Nothing else: never absolute paths, never timestamps. */
 export interface RunKeyParts {
   /**
    * The command and its arguments as given after `--`, except that the project root's absolute
-   * path is written `<root>` (see relocatable.ts).
+   * path is written `<root>` and every `<` is written `<<` (see relocatable.ts).
    */
   command: readonly string[]
   /** The working directory relative to the project root, `/`-separated; `.` for the root. */

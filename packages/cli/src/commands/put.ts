@@ -15,6 +15,7 @@ import {
   storeFlag,
 } from '../common-options.js'
 import { EXIT_OK } from '../exit-codes.js'
+import { counted } from '../format.js'
 import type { Io } from '../io.js'
 import { note } from '../io.js'
 import { keyArgument } from '../key-argument.js'
@@ -65,7 +66,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     io,
     values.quiet === true,
     result.published
-      ? `stored ${key} (${result.size} bytes)`
+      ? `stored ${key} (${counted(result.size, 'byte')})`
       : `${key} was already stored; the first entry stays`,
   )
   return EXIT_OK

@@ -18,7 +18,7 @@ import {
 import { compareOutputs, describeOutputs } from '../compare-outputs.js'
 import { type DeclaredOutput, declareOutputs } from '../declared-outputs.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
-import { duration, megabytes, shortKey, toPosixPath } from '../format.js'
+import { counted, duration, megabytes, shortKey, toPosixPath } from '../format.js'
 import { expandInputs } from '../input-files.js'
 import { envFlag, type Io, note } from '../io.js'
 import { encodeManifest, parseManifest, type RunManifest } from '../manifest.js'
@@ -77,7 +77,9 @@ Options:
   --inputs GLOB...     input files (globs relative to the working directory; a directory means
                        every file under it; * does not match dot files; files under the
                        outputs or the store are left out); repeatable
-  --outputs PATH...    files and directories the command writes; repeatable
+  --outputs PATH...    files and directories the command writes (never the store, the project
+                       root or the working directory, nor anything holding or inside the store,
+                       however spelled); repeatable
   --env NAME...        environment variables whose values the outputs depend on; repeatable
   --key-extra STRING   anything else the outputs depend on (a tool version, a platform)
   --allow-empty        let an --inputs pattern match nothing (otherwise exit 2)
@@ -285,7 +287,7 @@ function noteHit(
   note(
     io,
     options.quiet,
-    `hit ${shortKey(run.key)} (restored ${restored.files} files, ${megabytes(restored.bytes)} in ${ms} ms)`,
+    `hit ${shortKey(run.key)} (restored ${counted(restored.files, 'file')}, ${megabytes(restored.bytes)} in ${ms} ms)`,
   )
 }
 
@@ -310,6 +312,14 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
   }
   if (result.truncated) {
     note(io, options.quiet, `miss ${key8} (not stored: the command printed more than the 64 MiB kept)`)
+    return result.exitCode
+  }
+  if (result.unread) {
+    note(
+      io,
+      options.quiet,
+      `miss ${key8} (not stored: a process the command left running held its output open, and not all of it could be read)`,
+    )
     return result.exitCode
   }
   const started = performance.now()
@@ -340,7 +350,7 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
     note(
       io,
       options.quiet,
-      `miss ${key8} (stored ${files} files, ${megabytes(bytes)} in ${ms} ms; the command took ${duration(result.ms)})`,
+      `miss ${key8} (stored ${counted(files, 'file')}, ${megabytes(bytes)} in ${ms} ms; the command took ${duration(result.ms)})`,
     )
   } catch (error) {
     // The command succeeded; failing to cache it must not fail the build.
@@ -408,14 +418,14 @@ async function verifyRun(
   if (differences.length === 0) {
     return {
       code: EXIT_OK,
-      lines: [`the outputs match the cached ones (${files} files)`],
+      lines: [`the outputs match the cached ones (${counted(files, 'file')})`],
       quiet: options.quiet,
     }
   }
   return {
     code: EXIT_FAILURE,
     lines: [
-      `${differences.length} difference${differences.length === 1 ? '' : 's'} from the cached outputs; this step is not reproducible:`,
+      `${counted(differences.length, 'difference')} from the cached outputs; this step is not reproducible:`,
       ...differences.map((difference) => `  ${difference.path}: ${difference.what}`),
     ],
     quiet: false,

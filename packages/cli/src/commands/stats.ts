@@ -5,7 +5,7 @@ import type { Command } from '../command.js'
 import { JSON_OPTION, STORE_HELP, STORE_OPTION, storeFlag } from '../common-options.js'
 import { entriesWithUse } from '../entry-uses.js'
 import { EXIT_OK } from '../exit-codes.js'
-import { humanBytes } from '../format.js'
+import { counted, humanBytes } from '../format.js'
 import { type Io, writeLine } from '../io.js'
 import { openStoreIfExists } from '../open-store.js'
 import { runCommandOf } from '../run-metadata.js'
@@ -128,11 +128,11 @@ function writeSummary(io: Io, summary: StoreSummary): void {
       'entries',
       summary.runs === 0
         ? String(summary.entries)
-        : `${summary.entries} (${summary.runs} cairn run${summary.runs === 1 ? '' : 's'}, and the files they stored)`,
+        : `${summary.entries} (${counted(summary.runs, 'cairn run')}, and the files they stored)`,
     ],
     [
       'bytes',
-      `${humanBytes(summary.bytes)} (${summary.bytes} bytes; ${humanBytes(summary.entryBytes)} before sharing equal contents)`,
+      `${humanBytes(summary.bytes)} (${counted(summary.bytes, 'byte')}; ${humanBytes(summary.entryBytes)} before sharing equal contents)`,
     ],
     ['shards', `${summary.shards} of 256`],
     ['oldest use', summary.oldestUse ?? '-'],
@@ -142,7 +142,7 @@ function writeSummary(io: Io, summary: StoreSummary): void {
   if (Object.values(remote).some((count) => count > 0)) {
     rows.push([
       'remote',
-      `${remote.hits} hits, ${remote.misses} misses, ${remote.errors} errors; ${humanBytes(remote.bytesDown)} down, ${humanBytes(remote.bytesUp)} up (${remote.uploads} uploads, ${remote.uploadsFailed} dropped)`,
+      `${counted(remote.hits, 'hit')}, ${counted(remote.misses, 'miss', 'misses')}, ${counted(remote.errors, 'error')}; ${humanBytes(remote.bytesDown)} down, ${humanBytes(remote.bytesUp)} up (${counted(remote.uploads, 'upload')}, ${remote.uploadsFailed} dropped)`,
     ])
   }
   for (const [name, value] of rows) writeLine(io.stdout, `${name.padEnd(12)}${value}`)

@@ -3,7 +3,7 @@ import { checkStore, type Damage, removeDamaged } from '../check-store.js'
 import type { Command } from '../command.js'
 import { JSON_OPTION, STORE_HELP, STORE_OPTION, storeFlag } from '../common-options.js'
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
-import { duration, humanBytes } from '../format.js'
+import { counted, duration, humanBytes } from '../format.js'
 import { type Io, writeLine } from '../io.js'
 import { openStoreIfExists } from '../open-store.js'
 
@@ -71,7 +71,7 @@ async function run(argv: string[], io: Io): Promise<number> {
         : `${found} damaged${fix ? `, ${found - notRemoved.size} removed` : ' (run with --fix to remove)'}`
     writeLine(
       io.stdout,
-      `checked ${report.entries} entries and ${report.contentFiles} content files (${humanBytes(report.bytesHashed)} hashed) in ${duration(ms)}: ${outcome}`,
+      `checked ${counted(report.entries, 'entry', 'entries')} and ${counted(report.contentFiles, 'content file')} (${humanBytes(report.bytesHashed)} hashed) in ${duration(ms)}: ${outcome}`,
     )
   }
   return notRemoved.size > 0 ? EXIT_FAILURE : EXIT_OK
