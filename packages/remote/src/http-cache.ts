@@ -111,7 +111,8 @@ export class HttpCache {
     }
     if (response === undefined) return undefined
     const announced = response.headers.get('content-length')
-    const problem = encodingProblem(response) ??
+    const problem =
+      encodingProblem(response) ??
       (announced !== null && Number(announced) !== size
         ? `the server announces ${announced} bytes; the record says ${size}`
         : undefined)
@@ -296,7 +297,8 @@ export class HttpCache {
  */
 function encodingProblem(response: Response): string | undefined {
   const encoding = response.headers.get('content-encoding')
-  if (encoding === null || encoding.trim() === '' || encoding.trim().toLowerCase() === 'identity') return undefined
+  if (encoding === null || encoding.trim() === '' || encoding.trim().toLowerCase() === 'identity')
+    return undefined
   return `the server sent a compressed body (Content-Encoding: ${JSON.stringify(encoding)}) though the request asked for none; it is refused unread`
 }
 

@@ -49,7 +49,11 @@ export async function readLocalBytes(entry: LocalEntry): Promise<Buffer | undefi
   return entry.content === undefined ? undefined : readExactly(entry.content.handle, size)
 }
 
-async function readRecord(layout: Layout, algorithm: Algorithm, key: string): Promise<EntryRecord | undefined> {
+async function readRecord(
+  layout: Layout,
+  algorithm: Algorithm,
+  key: string,
+): Promise<EntryRecord | undefined> {
   const file = await openStoreFile(layout.entryPath(key))
   if (file === undefined) return undefined
   try {

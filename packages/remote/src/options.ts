@@ -145,7 +145,8 @@ export function checkRemoteOptions(remote: unknown): RemoteConfig {
   if (!isPositiveInteger(minBytesPerSecond)) {
     throw bad('minBytesPerSecond', minBytesPerSecond, 'a whole number of bytes per second, 1 or more')
   }
-  if (!isPositiveInteger(maxEntryBytes)) throw bad('maxEntryBytes', maxEntryBytes, 'a whole number of bytes, 1 or more')
+  if (!isPositiveInteger(maxEntryBytes))
+    throw bad('maxEntryBytes', maxEntryBytes, 'a whole number of bytes, 1 or more')
   if (!isPositiveInteger(concurrency)) throw bad('concurrency', concurrency, 'a whole number, 1 or more')
   if (mode !== 'read-write' && mode !== 'read-only') throw bad('mode', mode, "'read-write' or 'read-only'")
   if (server !== 'generic' && server !== 'bazel-remote')
