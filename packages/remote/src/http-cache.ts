@@ -29,6 +29,8 @@ export type BodySource = (progress: (bytes: number) => void) => Uint8Array | Rea
 export class HttpCache {
   readonly #config: RemoteConfig
   readonly #stats: RemoteStats
+  /** The MKCOL of each namespace a 409 made us create, made once (see put). */
+  readonly #collections = new Map<Namespace, Promise<void>>()
 
   constructor(config: RemoteConfig, stats: RemoteStats) {
     this.#config = config
@@ -199,6 +201,46 @@ export class HttpCache {
    * plus `size` at `minBytesPerSecond`.
    */
   async put(namespace: Namespace, name: string, size: number, body: BodySource): Promise<void> {
+    try {
+      await this.#putOnce(namespace, name, size, body)
+    } catch (error) {
+      // 409 Conflict is WebDAV for "the parent collection does not exist": Apache's mod_dav,
+      // unlike nginx, does not create `ac/` and `cas/` by itself. Create them, as other WebDAV
+      // clients do, once per process (uploads that meet the 409 at once share one MKCOL), and
+      // retry once: a server that still answers 409 fails that upload as before.
+      if (!(error instanceof RemoteFailure) || error.status !== 409) throw error
+      let made = this.#collections.get(namespace)
+      if (made === undefined) {
+        made = this.#makeCollections(namespace)
+        this.#collections.set(namespace, made)
+      }
+      await made
+      await this.#putOnce(namespace, name, size, body)
+    }
+  }
+
+  /**
+   * MKCOL of the base URL's collection and of `<base>/<namespace>/`. A collection that exists
+   * already answers 405, one whose parent is missing 409: neither is an error here, the PUT
+   * that follows says whether it worked.
+   */
+  async #makeCollections(namespace: Namespace): Promise<void> {
+    for (const url of [`${this.#config.baseUrl}/`, `${this.#config.baseUrl}/${namespace}/`]) {
+      try {
+        const response = await fetch(url, {
+          method: 'MKCOL',
+          headers: { ...this.#config.headers },
+          signal: AbortSignal.timeout(this.#config.timeoutMs),
+          redirect: 'manual',
+        })
+        await cancel(response)
+      } catch {
+        // Unreachable or timed out: the retried PUT fails and reports it.
+      }
+    }
+  }
+
+  async #putOnce(namespace: Namespace, name: string, size: number, body: BodySource): Promise<void> {
     const request = `PUT ${this.url(namespace, name)}`
     const timer = this.#transferTimer(size)
     try {
