@@ -107,6 +107,7 @@ export class HttpCache {
         digest,
         { method: 'GET', signal: timer.signal },
         () => timer.signal.aborted,
+        timer.signal,
       )
     } finally {
       if (response === undefined) timer.clear()
@@ -156,7 +157,7 @@ export class HttpCache {
         yield chunk
       }
     } catch (error) {
-      throw networkFailure(request, error, timer.signal.aborted, this.#config.timeoutMs)
+      throw networkFailure(request, error, timer.signal.aborted, this.#config.timeoutMs, timer.signal)
     } finally {
       timer.clear()
     }
@@ -265,6 +266,7 @@ export class HttpCache {
           }
         },
         () => timer.signal.aborted,
+        timer.signal,
       )
       if (response === undefined) {
         throw new RemoteFailure(
@@ -292,6 +294,8 @@ export class HttpCache {
     name: string,
     init: RequestInit | (() => RequestInit & { duplex?: 'half' }),
     timedOut: () => boolean,
+    /** A transfer's signal, whose abort reason says which bound was hit. */
+    transfer?: AbortSignal,
   ): Promise<Response | undefined> {
     const url = this.url(namespace, name)
     let response: Response
@@ -312,7 +316,7 @@ export class HttpCache {
         })
         break
       } catch (error) {
-        const failure = networkFailure(request, error, timedOut(), this.#config.timeoutMs)
+        const failure = networkFailure(request, error, timedOut(), this.#config.timeoutMs, transfer)
         if (failure.retryable && attempt === 1) continue
         throw failure
       }
