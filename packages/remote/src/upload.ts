@@ -103,7 +103,7 @@ function checkedBody(
     fileBody(content.handle, record.size, record.digest, hasher, progress, (detail) => {
       const error = new DamagedLocalContent(key, detail)
       report(error)
-      throw error
+      return error
     })
 }
 
@@ -113,8 +113,8 @@ function checkedBody(
  * hashed as it goes. The chunk that completes `size` is held back until the digest is known: if
  * it is not `expected`, the stream fails instead, so the server sees a body shorter than its
  * Content-Length and stores nothing (nginx, bazel-remote and any server that checks the length
- * drop a cut-off PUT). `damaged` is called first with what was wrong, so the caller can tell
- * this failure from a network one.
+ * drop a cut-off PUT). `damaged` turns what was wrong into the stream's error (and lets the
+ * caller tell it from a network failure, which is how fetch reports it).
  */
 function fileBody(
   handle: FileHandle,
@@ -122,16 +122,12 @@ function fileBody(
   expected: string,
   hasher: Hasher,
   progress: (bytes: number) => void,
-  damaged: (detail: string) => void,
+  damaged: (detail: string) => Error,
 ): ReadableStream<Uint8Array> {
   const digest = hasher.stream()
   let position = 0
   const fail = (controller: ReadableStreamDefaultController<Uint8Array>, detail: string): void => {
-    try {
-      damaged(detail)
-    } catch (error) {
-      controller.error(error)
-    }
+    controller.error(damaged(detail))
   }
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
