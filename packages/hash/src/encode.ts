@@ -45,6 +45,14 @@ export const Tag = {
   object: 0x08,
 } as const
 
+/**
+ * The deepest key value accepted: at most this many arrays and objects nested inside one
+ * another. Deeper values are refused with ERR_CAIRN_UNSUPPORTED_VALUE instead of overflowing
+ * the stack (a RangeError at about 10,000 levels in V8). 256 is far beyond any real build
+ * description; the limit is part of what a key can be, not of the encoding's bytes.
+ */
+export const KEY_VALUE_MAX_DEPTH = 256
+
 /** Lengths and counts are unsigned 32-bit big-endian integers. */
 const MAX_LENGTH = 0xffff_ffff
 
@@ -54,7 +62,7 @@ const MAX_LENGTH = 0xffff_ffff
  * @throws {UnsupportedValueError} (`code: 'ERR_CAIRN_UNSUPPORTED_VALUE'`) for anything
  *   that is not a {@link KeyValue}: functions, symbols, `undefined` outside an object
  *   property, Map, Set, Date, class instances, typed arrays other than Uint8Array, and
- *   cyclic structures. The message names the path of the bad value, e.g. `value.flags[2]`.
+ *   cyclic structures, and values nested deeper than {@link KEY_VALUE_MAX_DEPTH}. The message names the path of the bad value, e.g. `value.flags[2]`.
  */
 export function encodeCanonical(value: KeyValue): Uint8Array {
   const writer = new ByteWriter()
@@ -92,6 +100,13 @@ function encodeValue(writer: ByteWriter, value: unknown, path: string, ancestors
         return
       }
       if (ancestors.has(value)) throw new UnsupportedValueError(path, 'a cyclic reference')
+      // The ancestors are exactly the enclosing arrays and objects, so their count is the depth.
+      if (ancestors.size >= KEY_VALUE_MAX_DEPTH) {
+        throw new UnsupportedValueError(
+          path,
+          `a value nested deeper than ${KEY_VALUE_MAX_DEPTH} arrays and objects (the limit)`,
+        )
+      }
       ancestors.add(value)
       if (Array.isArray(value)) encodeArray(writer, value, path, ancestors)
       else if (isPlainObject(value)) encodeObject(writer, value, path, ancestors)

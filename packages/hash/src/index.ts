@@ -1,4 +1,10 @@
-export { ENCODING_VERSION, encodeCanonical, encodeWtf8, type KeyValue } from './encode.js'
+export {
+  ENCODING_VERSION,
+  encodeCanonical,
+  encodeWtf8,
+  KEY_VALUE_MAX_DEPTH,
+  type KeyValue,
+} from './encode.js'
 export { UnsupportedValueError } from './errors.js'
 export {
   ALGORITHMS,

@@ -1,7 +1,8 @@
 import type { Hasher } from '@cairn/hash'
-import type { Entry, Store } from '@cairn/store'
+import type { Entry, Layout, Store } from '@cairn/store'
 import { RemoteFailure } from './failure.js'
 import type { HttpCache } from './http-cache.js'
+import { readLocalBytes, readLocalEntry } from './local-entry.js'
 import {
   decodeRemoteRecord,
   REMOTE_RECORD_MAX_BYTES,
@@ -12,15 +13,21 @@ import {
 /** What a download found. `entry` (with its data) is set when the caller asked to keep the bytes. */
 export type Download =
   | { found: true; entry: Entry | undefined }
-  /** No record, or a record whose content the server no longer has: a plain miss. */
-  | { found: false; reason: 'absent' | 'other-version' | 'other-algorithm' }
+  /**
+   * No record, or a record whose content the server no longer has: a plain miss. Or a record
+   * this store cannot use: another format version or algorithm, or content larger than
+   * `maxEntryBytes`.
+   */
+  | { found: false; reason: 'absent' | 'other-version' | 'other-algorithm' | 'too-large' }
 
 /**
  * Fetches the entry for `key` from the remote and publishes it in `local` with the store's own
- * put, so it is published with the same link protocol as any other entry. The content is
- * checked against the record's size and digest before the put publishes it: bytes from the
- * network are never trusted. With `keep`, the bytes are collected in memory and returned as the
- * Entry (for `get`, which returns them anyway); without, they stream to the store's temp file.
+ * put, so it is published with the same link protocol as any other entry. The content streams
+ * into the store's temp file, checked against the record's size and digest before the put
+ * publishes it: bytes from the network are never trusted, and never held in memory whole (a
+ * record may name a gigabyte). Content larger than `maxEntryBytes` is not asked for. With
+ * `keep`, the published entry is read back (from descriptors, not through Store.get, which
+ * would count a local hit) and returned with its bytes, for `get`.
  *
  * @throws {RemoteFailure} for a failed request, a damaged record (ERR_CAIRN_REMOTE_CORRUPT) or
  *   content that is not what the record says.
@@ -30,40 +37,49 @@ export async function downloadEntry(
   client: HttpCache,
   hasher: Hasher,
   local: Store,
+  layout: Layout,
   key: string,
-  keep: boolean,
+  options: { keep: boolean; maxEntryBytes: number },
 ): Promise<Download> {
   const record = await fetchRecord(client, hasher, key)
   if (typeof record === 'string') return { found: false, reason: record }
+  if (record.size > options.maxEntryBytes) return { found: false, reason: 'too-large' }
   const content = await client.getContent(record.digest, record.size, hasher.stream())
   // The record is there but not its content: the server evicted it (or an upload broke off
   // between the two, which uploadEntry's order makes impossible for a correct server).
   if (content === undefined) return { found: false, reason: 'absent' }
   const metadata = record.metadata === undefined ? {} : { metadata: record.metadata }
-  let data: Buffer | undefined
   try {
-    if (keep) {
-      const parts: Uint8Array[] = []
-      for await (const chunk of content.chunks) parts.push(chunk)
-      data = Buffer.concat(parts, record.size)
-      await local.put(key, data, metadata)
-    } else {
-      await local.put(key, content.chunks, metadata)
-    }
+    await local.put(key, content.chunks, metadata)
   } finally {
     await content.close()
   }
-  if (data === undefined) return { found: true, entry: undefined }
-  return {
-    found: true,
-    entry: {
+  if (!options.keep) return { found: true, entry: undefined }
+  return { found: true, entry: await readBack(layout, hasher, key) }
+}
+
+/**
+ * The entry just published for `key`, as Store.get would return it, or undefined if it is
+ * gone already (pruned) or its files are not what they should be. Its bytes are hashed again:
+ * between the put and this read, a co-user could have swapped the files.
+ */
+async function readBack(layout: Layout, hasher: Hasher, key: string): Promise<Entry | undefined> {
+  const entry = await readLocalEntry(layout, hasher.algorithm, key)
+  if (entry === undefined) return undefined
+  try {
+    const { record } = entry
+    const data = await readLocalBytes(entry)
+    if (data === undefined || hasher.bytes(data) !== record.digest) return undefined
+    return {
       key,
       size: record.size,
       digest: record.digest,
       metadata: record.metadata,
       time: new Date(record.time),
       data,
-    },
+    }
+  } finally {
+    await entry.close()
   }
 }
 

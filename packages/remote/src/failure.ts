@@ -46,11 +46,18 @@ const BROKEN_CONNECTION = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND
  * the request (undici reports that as an AbortError or TimeoutError, or as `terminated` when
  * the abort lands in the middle of a body).
  */
-export function networkFailure(request: string, error: unknown, timedOut: boolean, timeoutMs: number) {
+export function networkFailure(
+  request: string,
+  error: unknown,
+  timedOut: boolean,
+  timeoutMs: number,
+  signal?: AbortSignal,
+) {
   if (timedOut || isAbortError(error)) {
-    return new RemoteFailure('ERR_CAIRN_REMOTE_TIMEOUT', request, `no answer within ${timeoutMs} ms`, {
-      cause: error,
-    })
+    // A transfer's timer says which bound it hit (no progress, or the whole-request deadline).
+    const reason: unknown = signal?.reason
+    const detail = reason instanceof Error ? reason.message : `no answer within ${timeoutMs} ms`
+    return new RemoteFailure('ERR_CAIRN_REMOTE_TIMEOUT', request, detail, { cause: error })
   }
   if (error instanceof RemoteFailure) return error
   const cause = causeOf(error)

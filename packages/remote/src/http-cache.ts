@@ -1,8 +1,8 @@
 import type { DigestStream } from '@cairn/hash'
 import { networkFailure, RemoteFailure } from './failure.js'
-import { IdleTimer } from './idle-timer.js'
 import type { RemoteConfig } from './options.js'
 import type { RemoteStats } from './stats.js'
+import { TransferTimer, transferDeadlineMs } from './transfer-timer.js'
 
 /** The two halves of Bazel's HTTP cache protocol: action cache (records) and content. */
 export type Namespace = 'ac' | 'cas'
@@ -29,6 +29,8 @@ export type BodySource = (progress: (bytes: number) => void) => Uint8Array | Rea
 export class HttpCache {
   readonly #config: RemoteConfig
   readonly #stats: RemoteStats
+  /** The MKCOL of each namespace a 409 made us create, made once (see put). */
+  readonly #collections = new Map<Namespace, Promise<void>>()
 
   constructor(config: RemoteConfig, stats: RemoteStats) {
     this.#config = config
@@ -57,6 +59,11 @@ export class HttpCache {
       () => signal.aborted,
     )
     if (response === undefined) return undefined
+    const problem = encodingProblem(response)
+    if (problem !== undefined) {
+      await cancel(response)
+      throw new RemoteFailure('ERR_CAIRN_REMOTE_CORRUPT', request, problem)
+    }
     const chunks: Uint8Array[] = []
     let total = 0
     try {
@@ -83,13 +90,15 @@ export class HttpCache {
    * at the first byte past `size`, and at the end if there were fewer bytes or their digest
    * (computed with `check`) is not `digest`. So a consumer that publishes only after the last
    * chunk (Store.put of an iterable) never publishes wrong bytes. Undefined if the server has
-   * none. The wait for the answer and for each chunk is at most `timeoutMs`. The caller must
-   * call `close()` when done (it may not have iterated at all): it ends the request and its
-   * timer.
+   * none. The wait for the answer and for each chunk is at most `timeoutMs`, and the whole
+   * transfer at most `timeoutMs` plus `size` at `minBytesPerSecond`. A compressed answer is
+   * refused before any of it is decoded: the caller bounds `size`, but a few hundred kilobytes
+   * of gzip decode to gigabytes, and the request asked for none. The caller must call `close()`
+   * when done (it may not have iterated at all): it ends the request and its timer.
    */
   async getContent(digest: string, size: number, check: DigestStream): Promise<ContentBody | undefined> {
     const request = `GET ${this.url('cas', digest)}`
-    const timer = new IdleTimer(this.#config.timeoutMs)
+    const timer = this.#transferTimer(size)
     let response: Response | undefined
     try {
       response = await this.#send(
@@ -98,21 +107,22 @@ export class HttpCache {
         digest,
         { method: 'GET', signal: timer.signal },
         () => timer.signal.aborted,
+        timer.signal,
       )
     } finally {
       if (response === undefined) timer.clear()
     }
     if (response === undefined) return undefined
-    // A compressed answer announces its compressed length; fetch hands us the decoded bytes.
-    const announced = response.headers.get('content-encoding') ? null : response.headers.get('content-length')
-    if (announced !== null && Number(announced) !== size) {
+    const announced = response.headers.get('content-length')
+    const problem =
+      encodingProblem(response) ??
+      (announced !== null && Number(announced) !== size
+        ? `the server announces ${announced} bytes; the record says ${size}`
+        : undefined)
+    if (problem !== undefined) {
       timer.clear()
       await cancel(response)
-      throw new RemoteFailure(
-        'ERR_CAIRN_REMOTE_CORRUPT',
-        request,
-        `the server announces ${announced} bytes; the record says ${size}`,
-      )
+      throw new RemoteFailure('ERR_CAIRN_REMOTE_CORRUPT', request, problem)
     }
     const body = response
     return {
@@ -127,7 +137,7 @@ export class HttpCache {
   async *#checkedChunks(
     request: string,
     response: Response,
-    timer: IdleTimer,
+    timer: TransferTimer,
     expected: { digest: string; size: number; check: DigestStream },
   ): AsyncGenerator<Uint8Array> {
     let total = 0
@@ -147,7 +157,7 @@ export class HttpCache {
         yield chunk
       }
     } catch (error) {
-      throw networkFailure(request, error, timer.signal.aborted, this.#config.timeoutMs)
+      throw networkFailure(request, error, timer.signal.aborted, this.#config.timeoutMs, timer.signal)
     } finally {
       timer.clear()
     }
@@ -162,6 +172,12 @@ export class HttpCache {
     if (found !== expected.digest) {
       throw new RemoteFailure('ERR_CAIRN_REMOTE_CORRUPT', request, `the body's digest is ${found}`)
     }
+  }
+
+  /** The timer of a transfer of `bytes`: see TransferTimer. */
+  #transferTimer(bytes: number): TransferTimer {
+    const { timeoutMs, minBytesPerSecond } = this.#config
+    return new TransferTimer(timeoutMs, transferDeadlineMs(timeoutMs, minBytesPerSecond, bytes))
   }
 
   /** Whether the server has `<namespace>/<name>` (HEAD). */
@@ -182,11 +198,52 @@ export class HttpCache {
 
   /**
    * Stores `size` bytes at `<namespace>/<name>` (PUT). The wait for the answer, and between two
-   * chunks the server accepts, is at most `timeoutMs`.
+   * chunks the server accepts, is at most `timeoutMs`; the whole request at most `timeoutMs`
+   * plus `size` at `minBytesPerSecond`.
    */
   async put(namespace: Namespace, name: string, size: number, body: BodySource): Promise<void> {
+    try {
+      await this.#putOnce(namespace, name, size, body)
+    } catch (error) {
+      // 409 Conflict is WebDAV for "the parent collection does not exist": Apache's mod_dav,
+      // unlike nginx, does not create `ac/` and `cas/` by itself. Create them, as other WebDAV
+      // clients do, once per process (uploads that meet the 409 at once share one MKCOL), and
+      // retry once: a server that still answers 409 fails that upload as before.
+      if (!(error instanceof RemoteFailure) || error.status !== 409) throw error
+      let made = this.#collections.get(namespace)
+      if (made === undefined) {
+        made = this.#makeCollections(namespace)
+        this.#collections.set(namespace, made)
+      }
+      await made
+      await this.#putOnce(namespace, name, size, body)
+    }
+  }
+
+  /**
+   * MKCOL of the base URL's collection and of `<base>/<namespace>/`. A collection that exists
+   * already answers 405, one whose parent is missing 409: neither is an error here, the PUT
+   * that follows says whether it worked.
+   */
+  async #makeCollections(namespace: Namespace): Promise<void> {
+    for (const url of [`${this.#config.baseUrl}/`, `${this.#config.baseUrl}/${namespace}/`]) {
+      try {
+        const response = await fetch(url, {
+          method: 'MKCOL',
+          headers: { ...this.#config.headers },
+          signal: AbortSignal.timeout(this.#config.timeoutMs),
+          redirect: 'manual',
+        })
+        await cancel(response)
+      } catch {
+        // Unreachable or timed out: the retried PUT fails and reports it.
+      }
+    }
+  }
+
+  async #putOnce(namespace: Namespace, name: string, size: number, body: BodySource): Promise<void> {
     const request = `PUT ${this.url(namespace, name)}`
-    const timer = new IdleTimer(this.#config.timeoutMs)
+    const timer = this.#transferTimer(size)
     try {
       const response = await this.#send(
         request,
@@ -209,6 +266,7 @@ export class HttpCache {
           }
         },
         () => timer.signal.aborted,
+        timer.signal,
       )
       if (response === undefined) {
         throw new RemoteFailure(
@@ -236,6 +294,8 @@ export class HttpCache {
     name: string,
     init: RequestInit | (() => RequestInit & { duplex?: 'half' }),
     timedOut: () => boolean,
+    /** A transfer's signal, whose abort reason says which bound was hit. */
+    transfer?: AbortSignal,
   ): Promise<Response | undefined> {
     const url = this.url(namespace, name)
     let response: Response
@@ -244,14 +304,19 @@ export class HttpCache {
       try {
         response = await fetch(url, {
           ...options,
-          headers: { ...this.#config.headers, ...(options.headers as Record<string, string> | undefined) },
+          headers: {
+            ...this.#config.headers,
+            // Bodies are stored and checked as they are: a compressed answer is refused.
+            'accept-encoding': 'identity',
+            ...(options.headers as Record<string, string> | undefined),
+          },
           // A redirect is reported, not followed: following one could carry credentials to
           // another host, and a cache that redirects is misconfigured.
           redirect: 'manual',
         })
         break
       } catch (error) {
-        const failure = networkFailure(request, error, timedOut(), this.#config.timeoutMs)
+        const failure = networkFailure(request, error, timedOut(), this.#config.timeoutMs, transfer)
         if (failure.retryable && attempt === 1) continue
         throw failure
       }
@@ -268,6 +333,19 @@ export class HttpCache {
     }
     return response
   }
+}
+
+/**
+ * Why a response's encoding is unusable, or undefined. fetch decodes gzip, deflate and br by
+ * itself, so a compressed body would be checked only after decoding: a 255 KB gzip bomb raised
+ * a download's memory by 300 MiB. Every request asks for `identity`, which a correct server
+ * (nginx, bazel-remote) honours.
+ */
+function encodingProblem(response: Response): string | undefined {
+  const encoding = response.headers.get('content-encoding')
+  if (encoding === null || encoding.trim() === '' || encoding.trim().toLowerCase() === 'identity')
+    return undefined
+  return `the server sent a compressed body (Content-Encoding: ${JSON.stringify(encoding)}) though the request asked for none; it is refused unread`
 }
 
 /** The body's chunks; an empty body (HEAD, 204) has none. */

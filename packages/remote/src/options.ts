@@ -19,8 +19,23 @@ export interface RemoteOptions {
   /**
    * The longest wait, in ms, for an answer to a request and, during a content transfer, for the
    * next chunk of the body. Default 10,000. A hung server costs a lookup at most this long.
+   * A content transfer is also bounded as a whole, by `timeoutMs` plus its size at
+   * `minBytesPerSecond`, so a server that trickles bytes cannot hold it longer.
    */
   timeoutMs?: number
+  /**
+   * The slowest average rate, in bytes per second, a content download or upload may run at: a
+   * transfer of n bytes is abandoned (a miss, or a dropped upload) after
+   * `timeoutMs + n / minBytesPerSecond` seconds in all. Default 262,144 (256 KiB/s, about
+   * 2 Mbit/s), which gives a 1 GiB entry 68 minutes.
+   */
+  minBytesPerSecond?: number
+  /**
+   * The largest entry, in bytes, downloaded from the remote: a record naming larger content, or
+   * a body announcing or sending more, is a miss (said once), and larger local entries are not
+   * uploaded. Default 1 GiB (1,073,741,824).
+   */
+  maxEntryBytes?: number
   /** Requests in flight at once, for uploads and, separately, for downloads. Default 8. */
   concurrency?: number
   /** `read-write` (default) downloads and uploads; `read-only` never sends a PUT. */
@@ -55,6 +70,8 @@ export interface RemoteConfig {
   /** Every header sent, lowercased names, Basic authentication from the URL included. */
   readonly headers: Readonly<Record<string, string>>
   readonly timeoutMs: number
+  readonly minBytesPerSecond: number
+  readonly maxEntryBytes: number
   readonly concurrency: number
   readonly readOnly: boolean
   readonly server: 'generic' | 'bazel-remote'
@@ -67,6 +84,10 @@ export interface RemoteConfig {
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000
+/** 256 KiB/s: see RemoteOptions.minBytesPerSecond. */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 256 * 1024
+/** 1 GiB: see RemoteOptions.maxEntryBytes. */
+export const DEFAULT_MAX_ENTRY_BYTES = 1024 * 1024 * 1024
 export const DEFAULT_CONCURRENCY = 8
 export const DEFAULT_FAILURE_THRESHOLD = 5
 export const DEFAULT_COOLDOWN_MS = 60_000
@@ -91,6 +112,8 @@ export function checkRemoteOptions(remote: unknown): RemoteConfig {
     url,
     headers = {},
     timeoutMs = DEFAULT_TIMEOUT_MS,
+    minBytesPerSecond = DEFAULT_MIN_BYTES_PER_SECOND,
+    maxEntryBytes = DEFAULT_MAX_ENTRY_BYTES,
     concurrency = DEFAULT_CONCURRENCY,
     mode = 'read-write',
     server = 'generic',
@@ -119,6 +142,11 @@ export function checkRemoteOptions(remote: unknown): RemoteConfig {
   }
   if (!isPositiveInteger(timeoutMs))
     throw bad('timeoutMs', timeoutMs, 'a whole number of milliseconds, 1 or more')
+  if (!isPositiveInteger(minBytesPerSecond)) {
+    throw bad('minBytesPerSecond', minBytesPerSecond, 'a whole number of bytes per second, 1 or more')
+  }
+  if (!isPositiveInteger(maxEntryBytes))
+    throw bad('maxEntryBytes', maxEntryBytes, 'a whole number of bytes, 1 or more')
   if (!isPositiveInteger(concurrency)) throw bad('concurrency', concurrency, 'a whole number, 1 or more')
   if (mode !== 'read-write' && mode !== 'read-only') throw bad('mode', mode, "'read-write' or 'read-only'")
   if (server !== 'generic' && server !== 'bazel-remote')
@@ -135,6 +163,8 @@ export function checkRemoteOptions(remote: unknown): RemoteConfig {
     baseUrl,
     headers: sent,
     timeoutMs,
+    minBytesPerSecond,
+    maxEntryBytes,
     concurrency,
     readOnly: mode === 'read-only',
     server,

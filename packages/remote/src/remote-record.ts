@@ -11,7 +11,7 @@
  */
 
 import { type Algorithm, DIGEST_LENGTH } from '@cairn/hash'
-import { type JsonValue, METADATA_MAX_BYTES } from '@cairn/store'
+import { encodeMetadata, type JsonValue, METADATA_MAX_BYTES } from '@cairn/store'
 
 /** Version of the remote record. A reader treats any other version as a miss. */
 export const REMOTE_FORMAT_VERSION = 1
@@ -89,8 +89,19 @@ export function decodeRemoteRecord(
   }
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return 'bad-record'
   if (typeof time !== 'number' || !Number.isFinite(time)) return 'bad-record'
-  // The local store refuses larger metadata; publishing it would throw, not miss.
-  if (metadata !== undefined && Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES)
-    return 'bad-record'
+  // Metadata must be what the local store accepts, checked by the store's own rule: JSON.parse
+  // reads `1e999` as Infinity and nests as deep as the bytes go, and publishing such metadata
+  // would throw (ERR_CAIRN_INVALID_METADATA, or a RangeError in JSON.stringify), not miss.
+  if (metadata !== undefined && !isStorableMetadata(metadata)) return 'bad-record'
   return { key, algorithm, digest, size, time, metadata: metadata as JsonValue | undefined }
+}
+
+function isStorableMetadata(metadata: unknown): boolean {
+  try {
+    encodeMetadata(metadata)
+    return true
+  } catch {
+    // ERR_CAIRN_INVALID_METADATA: not JSON, too deep, or over METADATA_MAX_BYTES.
+    return false
+  }
 }

@@ -68,8 +68,9 @@ export async function openRemoteStore(dir: string, options: RemoteStoreOptions):
  * - The remote never makes a method fail: a timeout, a refused connection, an unexpected
  *   status or a damaged download is a miss (or a dropped upload), counted in
  *   {@link remoteStats} and said once through `remote.warn`. After `failureThreshold` failures in a
- *   row, the remote is left alone for `cooldownMs` (said once). Local errors (a full disk)
- *   still throw, as the Store's do.
+ *   row, the remote is left alone for `cooldownMs` (said once). A local error while keeping a
+ *   downloaded entry (a full disk) is a miss too, said once; local errors of a put still
+ *   throw, as the Store's do.
  * - `delete`, `entries` and `stats` are about the local store only: other machines' copies
  *   are not this machine's to delete.
  *
@@ -265,11 +266,23 @@ export class RemoteStore implements CacheStore {
     }
     let download: Download
     try {
-      download = await downloadEntry(this.#client, this.#hasher, this.local, key, keep)
+      download = await downloadEntry(this.#client, this.#hasher, this.local, this.#layout, key, {
+        keep,
+        maxEntryBytes: this.#config.maxEntryBytes,
+      })
     } catch (error) {
-      if (!(error instanceof RemoteFailure)) throw error
       this.#stats.misses += 1
-      this.#failed(error, 'treated as a miss')
+      if (error instanceof RemoteFailure) {
+        this.#failed(error, 'treated as a miss')
+      } else {
+        // Publishing locally failed (a full disk, permissions): the remote did nothing wrong,
+        // so the breaker is not fed, and the lookup is a miss like any other failure (the
+        // caller rebuilds, and its own put reports a disk that stays full).
+        this.#warnings.once(
+          'local-publish',
+          `keeping ${key} from the remote cache in the local store failed: ${String(error)} (treated as a miss; later failures like it are not shown)`,
+        )
+      }
       return undefined
     }
     this.#breaker.succeeded()
@@ -279,14 +292,21 @@ export class RemoteStore implements CacheStore {
     }
     this.#stats.misses += 1
     if (download.reason !== 'absent') {
-      this.#warnings.once(
-        download.reason,
-        download.reason === 'other-algorithm'
-          ? `${this.#client.url('ac', key)} was written by a store with another digest algorithm than this one (${this.algorithm}); such entries are misses. Use one algorithm for every store sharing a cache.`
-          : `${this.#client.url('ac', key)} was written by another version of Cairn's remote format; such entries are misses.`,
-      )
+      this.#warnings.once(download.reason, this.#missWarning(key, download.reason))
     }
     return download
+  }
+
+  #missWarning(key: string, reason: 'other-version' | 'other-algorithm' | 'too-large'): string {
+    const url = this.#client.url('ac', key)
+    switch (reason) {
+      case 'other-algorithm':
+        return `${url} was written by a store with another digest algorithm than this one (${this.algorithm}); such entries are misses. Use one algorithm for every store sharing a cache.`
+      case 'other-version':
+        return `${url} was written by another version of Cairn's remote format; such entries are misses.`
+      case 'too-large':
+        return `${url} names content larger than remote.maxEntryBytes (${this.#config.maxEntryBytes} bytes); such entries are misses. Raise maxEntryBytes to download them.`
+    }
   }
 
   #uploadAfter(result: PutResult): PutResult {
@@ -307,9 +327,16 @@ export class RemoteStore implements CacheStore {
       return
     }
     try {
+      // Deleted or pruned since, or not a regular file of the right size: nothing to share.
       const entry = await readLocalEntry(this.#layout, this.algorithm, key)
-      if (entry === undefined) return // deleted or pruned since: nothing to share
-      if (await uploadEntry(this.#client, key, this.algorithm, entry, skipIfPresent)) this.#stats.uploads += 1
+      if (entry === undefined) return
+      try {
+        // Other machines would refuse to download it.
+        if (entry.record.size > this.#config.maxEntryBytes) return
+        if (await uploadEntry(this.#client, this.#hasher, key, entry, skipIfPresent)) this.#stats.uploads += 1
+      } finally {
+        await entry.close()
+      }
       this.#breaker.succeeded()
     } catch (error) {
       this.#stats.uploadsFailed += 1

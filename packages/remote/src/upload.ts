@@ -1,5 +1,5 @@
-import { open } from 'node:fs/promises'
-import type { Algorithm } from '@cairn/hash'
+import type { FileHandle } from 'node:fs/promises'
+import type { Hasher } from '@cairn/hash'
 import type { BodySource, HttpCache } from './http-cache.js'
 import type { LocalEntry } from './local-entry.js'
 import { encodeRemoteRecord } from './remote-record.js'
@@ -15,35 +15,58 @@ export const HEAD_FIRST_BYTES = 64 * 1024
 const CHUNK_BYTES = 256 * 1024
 
 /**
+ * Thrown when the local bytes are not what their record says (damaged on disk, or changed by a
+ * co-user while being sent). Not a remote failure: the upload is dropped, the remote is not
+ * blamed, and the server never received the whole body (see fileBody).
+ */
+export class DamagedLocalContent extends Error {
+  constructor(key: string, detail: string) {
+    super(`the local content of ${key} ${detail}; it is not uploaded`)
+    this.name = 'DamagedLocalContent'
+  }
+}
+
+/**
  * Uploads one local entry: its content to `cas/<digest>` first, then its record to `ac/<key>`,
  * so a remote reader that finds the record finds its content (a server that loses content
  * later, by its own eviction, is a miss for the reader, who checks). `skipIfPresent` first
  * asks whether the record is there, for an entry this machine did not just create (it may have
  * come from the remote, or have been uploaded by an earlier run).
  *
+ * The content is read from the descriptor `entry` holds (opened without following symlinks)
+ * and hashed while it is sent: bytes that are not the record's digest never become the
+ * remote's `cas/<digest>`, whatever happened to the local file.
+ *
  * @returns false when the record was already there and nothing was sent.
  * @throws {RemoteFailure} if a request failed; the entry may then be half uploaded (content
  *   without record), which readers never see as an entry.
+ * @throws {DamagedLocalContent} if the local bytes do not match the record.
  */
 export async function uploadEntry(
   client: HttpCache,
+  hasher: Hasher,
   key: string,
-  algorithm: Algorithm,
   entry: LocalEntry,
   skipIfPresent: boolean,
 ): Promise<boolean> {
   if (skipIfPresent && (await client.has('ac', key))) return false
-  const { record, contentPath } = entry
+  const { record } = entry
   const contentThere = record.size >= HEAD_FIRST_BYTES && (await client.has('cas', record.digest))
   if (!contentThere) {
-    const inline = record.inline
-    const body: BodySource =
-      inline !== undefined ? () => inline : (progress) => fileBody(contentPath as string, progress)
-    await client.put('cas', record.digest, record.size, body)
+    // fetch reports a body stream that failed as a network error: keep our own reason.
+    let damage: DamagedLocalContent | undefined
+    const body = checkedBody(key, hasher, entry, (error) => {
+      damage = error
+    })
+    try {
+      await client.put('cas', record.digest, record.size, body)
+    } catch (error) {
+      throw damage ?? error
+    }
   }
   const document = encodeRemoteRecord({
     key,
-    algorithm,
+    algorithm: hasher.algorithm,
     digest: record.digest,
     size: record.size,
     time: record.time,
@@ -54,39 +77,77 @@ export async function uploadEntry(
 }
 
 /**
- * A content file as a request body, read one chunk per pull, so memory stays bounded and
- * `progress` hears of every chunk the connection takes. The file is immutable while it exists
- * (docs/DESIGN.md); if the GC removes it first, opening fails and so does the upload.
+ * The entry's content as a request body whose bytes are checked against the record's digest.
+ * Inline content is checked before it is sent; a content file is checked as it is read (see
+ * fileBody).
+ *
+ * @throws {DamagedLocalContent} for damaged inline content; a damaged file fails its stream
+ *   and is passed to `report` first.
  */
-function fileBody(path: string, progress: (bytes: number) => void): ReadableStream<Uint8Array> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined
+function checkedBody(
+  key: string,
+  hasher: Hasher,
+  entry: LocalEntry,
+  report: (error: DamagedLocalContent) => void,
+): BodySource {
+  const { record, content } = entry
+  if (record.inline !== undefined) {
+    const inline = record.inline
+    if (inline.length !== record.size || hasher.bytes(inline) !== record.digest) {
+      throw new DamagedLocalContent(key, 'does not match its digest')
+    }
+    return () => inline
+  }
+  if (content === undefined) throw new DamagedLocalContent(key, 'is missing')
+  return (progress) =>
+    fileBody(content.handle, record.size, record.digest, hasher, progress, (detail) => {
+      const error = new DamagedLocalContent(key, detail)
+      report(error)
+      return error
+    })
+}
+
+/**
+ * The content file open at `handle` as a request body of `size` bytes, read by position one
+ * chunk per pull (memory stays bounded; each attempt of a retried PUT starts at byte 0), and
+ * hashed as it goes. The chunk that completes `size` is held back until the digest is known: if
+ * it is not `expected`, the stream fails instead, so the server sees a body shorter than its
+ * Content-Length and stores nothing (nginx, bazel-remote and any server that checks the length
+ * drop a cut-off PUT). `damaged` turns what was wrong into the stream's error (and lets the
+ * caller tell it from a network failure, which is how fetch reports it).
+ */
+function fileBody(
+  handle: FileHandle,
+  size: number,
+  expected: string,
+  hasher: Hasher,
+  progress: (bytes: number) => void,
+  damaged: (detail: string) => Error,
+): ReadableStream<Uint8Array> {
+  const digest = hasher.stream()
+  let position = 0
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, detail: string): void => {
+    controller.error(damaged(detail))
+  }
   return new ReadableStream<Uint8Array>({
-    async start() {
-      handle = await open(path, 'r')
-    },
     async pull(controller) {
-      const file = handle as NonNullable<typeof handle>
-      const buffer = Buffer.allocUnsafe(CHUNK_BYTES)
-      let bytesRead: number
-      try {
-        ;({ bytesRead } = await file.read(buffer, 0, CHUNK_BYTES, null))
-      } catch (error) {
-        handle = undefined
-        await file.close().catch(() => {})
-        throw error
+      const wanted = Math.min(CHUNK_BYTES, size - position)
+      const buffer = Buffer.allocUnsafe(wanted)
+      let read = 0
+      while (read < wanted) {
+        const { bytesRead } = await handle.read(buffer, read, wanted - read, position + read)
+        if (bytesRead === 0) return fail(controller, `was cut short at ${position + read} of ${size} bytes`)
+        read += bytesRead
       }
-      if (bytesRead === 0) {
-        handle = undefined
-        await file.close()
-        controller.close()
-        return
+      position += read
+      digest.update(buffer)
+      if (position === size) {
+        const found = digest.digest()
+        if (found !== expected) return fail(controller, `hashes to ${found}, not to its digest ${expected}`)
       }
-      progress(bytesRead)
-      controller.enqueue(buffer.subarray(0, bytesRead))
-    },
-    async cancel() {
-      await handle?.close()
-      handle = undefined
+      progress(read)
+      controller.enqueue(buffer)
+      if (position === size) controller.close()
     },
   })
 }

@@ -15,6 +15,7 @@ export {
   STORE_FORMAT_VERSION,
   TMP_DIR,
 } from './layout.js'
+export { encodeMetadata, METADATA_MAX_DEPTH } from './metadata.js'
 export type { PutResult } from './publish.js'
 export {
   decodeRecord,
