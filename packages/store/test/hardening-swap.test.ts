@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { createHasher } from '@cairn/hash'
 import { Layout, openStore } from '@cairn/store'
-import { openOrCreate, type Protocol, performSync, type Step } from '@cairn/store/protocol'
+import { assessStore, openOrCreate, type Protocol, performSync, type Step } from '@cairn/store/protocol'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { randomKey, rejectsWith, removeTempDirs, tempDir } from './helpers.js'
@@ -56,6 +56,29 @@ function swapForSymlink(path: string, target: string): void {
 }
 
 const bigData = () => randomBytes(20_000)
+
+// ---
+
+const assess = suite('which stores are guarded')
+assess.after.each(removeTempDirs)
+
+assess('a store only its owner can write keeps the fast path; a group-writable one is guarded', async () => {
+  const dir = tempDir()
+  await openStore(dir)
+  assert.is(assessStore(new Layout(dir))?.shared, false, 'private: no extra system call per operation')
+  chmodSync(join(dir, 'tmp'), 0o1777)
+  assert.is(assessStore(new Layout(dir))?.shared, true, 'a world-writable tmp/, sticky or not, is shared')
+  chmodSync(join(dir, 'tmp'), 0o755)
+  const parent = tempDir('cairn-parent-')
+  chmodSync(parent, 0o777)
+  const nested = join(parent, 'store')
+  await openStore(nested)
+  assert.is(assessStore(new Layout(nested))?.shared, true, 'others can swap the store itself')
+  chmodSync(parent, 0o1777)
+  assert.is(assessStore(new Layout(nested))?.shared, false, 'the sticky bit stops them, as in /tmp')
+})
+
+assess.run()
 
 // ---
 
