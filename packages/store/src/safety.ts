@@ -28,7 +28,7 @@
 import { dirname, sep } from 'node:path'
 import type { StoreContext } from './context.js'
 import { CairnError, errnoOf } from './errors.js'
-import { ownershipSync, realPathSync } from './fs.js'
+import { type Ownership, ownershipSync, realPathSync } from './fs.js'
 import type { Layout } from './layout.js'
 import { type FileStat, lstat, type Protocol, stat, unlink } from './steps.js'
 
@@ -61,28 +61,32 @@ export interface GuardContext {
  * opened or pruned; never per operation. On Windows (no uids) every store is private here.
  */
 export function assessStore(layout: Layout): StoreSafety | undefined {
-  const root = ownershipSync(layout.dir, true)
-  if (root === undefined || root.kind !== 'directory') return undefined
+  // Anything but a directory we can stat is for openStore (or prune) to report, in its words.
+  const root = look(layout.dir, true)
+  if (root === undefined || root === 'unknown' || root.kind !== 'directory') return undefined
   const uid = process.getuid?.()
   if (uid === undefined) return { shared: false, rootIno: root.ino, foreignOwner: undefined }
   const trusted = (owner: number) => owner === uid || owner === 0
   let shared = false
-  for (const [path, follow] of [
-    [layout.dir, true],
-    [layout.entries, false],
-    [layout.content, false],
-    [layout.tmp, false],
-  ] as const) {
-    const info = path === layout.dir ? root : ownershipSync(path, follow)
+  for (const path of [layout.dir, layout.entries, layout.content, layout.tmp]) {
+    const info = path === layout.dir ? root : look(path, false)
     if (info === undefined) continue
-    if (info.kind !== 'directory' || (info.mode & 0o022) !== 0 || !trusted(info.uid)) shared = true
+    if (info === 'unknown' || info.kind !== 'directory' || (info.mode & 0o022) !== 0 || !trusted(info.uid))
+      shared = true
   }
   // The directories holding the store directory: one that others can write, without the sticky
   // bit that stops them from renaming names they do not own, lets them swap the whole store.
-  for (const path of new Set([...ancestors(layout.dir), ...ancestors(realPathSync(layout.dir))])) {
-    const info = ownershipSync(path, true)
+  let real: string[] = []
+  try {
+    real = ancestors(realPathSync(layout.dir))
+  } catch {
+    shared = true
+  }
+  for (const path of new Set([...ancestors(layout.dir), ...real])) {
+    const info = look(path, true)
     if (info === undefined) continue
-    if (!trusted(info.uid) || ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0)) shared = true
+    if (info === 'unknown' || !trusted(info.uid) || ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0))
+      shared = true
   }
   return { shared, rootIno: root.ino, foreignOwner: uid === 0 && root.uid !== 0 ? root.uid : undefined }
 }
@@ -90,6 +94,15 @@ export function assessStore(layout: Layout): StoreSafety | undefined {
 /** The guard a store judged by {@link assessStore} needs: undefined on the fast path. */
 export function guardFor(safety: StoreSafety): StoreGuard | undefined {
   return safety.shared ? { rootIno: safety.rootIno, swapped: new Set() } : undefined
+}
+
+/** ownershipSync, with anything it cannot tell (EACCES, ...) as 'unknown': judged shared. */
+function look(path: string, follow: boolean): Ownership | undefined | 'unknown' {
+  try {
+    return ownershipSync(path, follow)
+  } catch {
+    return 'unknown'
+  }
 }
 
 function ancestors(path: string): string[] {
