@@ -44,9 +44,10 @@ export async function openStoreForWriting(
 ): Promise<CacheStore> {
   const dir = resolveStoreDir(flag, io.env, io.cwd)
   const options = remoteOptions(io, remote, usage)
-  if (options === undefined) return openStore(dir)
+  if (options === undefined) return openStore(dir, localOptions(io))
   try {
     return await openRemoteStore(dir, {
+      ...localOptions(io),
       remote: { warn: (line) => writeLine(io.stderr, line), ...options },
     })
   } catch (error) {
@@ -117,7 +118,15 @@ export async function openStoreIfExists(flag: string | undefined, io: Io): Promi
     if (errnoOf(error) !== 'ENOENT') throw error
     if (isMissingOrEmpty(dir)) return { dir, store: undefined }
   }
-  return { dir, store: await openStore(dir) }
+  return { dir, store: await openStore(dir, localOptions(io)) }
+}
+
+/**
+ * What every command's store takes from the environment: CAIRN_ALLOW_FOREIGN_OWNER=1 lets a
+ * root `cairn` write into a store another user owns (openStore's `allowForeignOwner`).
+ */
+function localOptions(io: Io): { allowForeignOwner: boolean } {
+  return { allowForeignOwner: io.env.CAIRN_ALLOW_FOREIGN_OWNER === '1' }
 }
 
 function isMissingOrEmpty(dir: string): boolean {

@@ -13,7 +13,10 @@ import { type PruneReport, prune } from './prune.js'
 export interface GcIo {
   stdout: NodeJS.WritableStream
   stderr: NodeJS.WritableStream
-  /** Read for `CI`: no progress line when it is set, even on a terminal. */
+  /**
+   * Read for `CI` (no progress line when it is set, even on a terminal) and
+   * `CAIRN_ALLOW_FOREIGN_OWNER` (`1`: as --allow-foreign-owner).
+   */
   env: NodeJS.ProcessEnv
 }
 
@@ -23,7 +26,8 @@ export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
 
 export const USAGE = `Usage: cairn-gc <store-dir> [--max-size 10GB] [--max-entries N] [--max-age 30d] [--interval 1h]
-                [--temp-grace 1h] [--policy STRING] [--dry-run] [--json] [--quiet]`
+                [--temp-grace 1h] [--policy STRING] [--dry-run] [--json] [--quiet]
+                [--allow-foreign-owner]`
 
 export const HELP = `${USAGE}
 
@@ -45,6 +49,8 @@ Options:
   --dry-run                report what would be removed; remove nothing
   --json                   print the report as JSON on stdout, and nothing else there
   --quiet                  print nothing but errors
+  --allow-foreign-owner    as root, prune a store another user owns (refused by default: that
+                           user could redirect root's deletions; CAIRN_ALLOW_FOREIGN_OWNER=1)
   -h, --help               print this help
 
 Exit status: 0 pruned (or skipped), 1 the prune failed, 2 bad usage.
@@ -66,6 +72,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
+  'allow-foreign-owner': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -77,6 +84,7 @@ interface Command {
   policy: Policy
   json: boolean
   quiet: boolean
+  allowForeignOwner: boolean
 }
 
 /**
@@ -106,10 +114,11 @@ export async function gcMain(argv: readonly string[], io: Partial<GcIo> = {}): P
       : undefined
   let report: PruneReport
   try {
-    report = await prune(command.dir, {
-      ...command.policy,
-      ...(progress ? { onProgress: progress.update } : {}),
-    })
+    report = await prune(
+      command.dir,
+      { ...command.policy, ...(progress ? { onProgress: progress.update } : {}) },
+      { allowForeignOwner: command.allowForeignOwner || env.CAIRN_ALLOW_FOREIGN_OWNER === '1' },
+    )
   } catch (error) {
     progress?.clear()
     const message = error instanceof Error ? error.message : String(error)
@@ -171,7 +180,13 @@ function parseCommand(argv: readonly string[]): Command | 'help' {
   if (values.concurrency !== undefined)
     policy.concurrency = wholeNumber('--concurrency', values.concurrency, 1)
   if (values['dry-run']) policy.dryRun = true
-  return { dir, policy, json: values.json === true, quiet: values.quiet === true }
+  return {
+    dir,
+    policy,
+    json: values.json === true,
+    quiet: values.quiet === true,
+    allowForeignOwner: values['allow-foreign-owner'] === true,
+  }
 }
 
 /** Runs a parser of flag values, turning its policy error into bad usage that names the flag. */

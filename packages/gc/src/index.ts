@@ -9,5 +9,5 @@ export {
   parsePolicy,
   parseSize,
 } from './policy.js'
-export { type PruneReport, prune, type Tally } from './prune.js'
+export { type PruneOptions, type PruneReport, prune, type Tally } from './prune.js'
 export type { Foreign } from './scan.js'

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Layout } from '@cairn/store'
 import {
+  checkDirectories,
   close,
   errnoOf,
   type FileStat,
@@ -30,8 +31,9 @@ import {
   type Protocol,
   read,
   rename,
+  type StoreGuard,
   unlink,
-  unlinkQuietly,
+  unlinkInStore,
   write,
 } from '@cairn/store/protocol'
 
@@ -70,11 +72,14 @@ export interface LockContext {
   isAlive: (pid: number) => boolean
   /** A fresh token for this GC's lock. */
   token: string
+  /** The store's guard when others can write it: each step re-checks its directories (safety.ts). */
+  guard?: StoreGuard | undefined
 }
 
 /** The running process's identity and a fresh token. */
-export function lockContext(layout: Layout, now: number): LockContext {
+export function lockContext(layout: Layout, now: number, guard?: StoreGuard): LockContext {
   return {
+    guard,
     layout,
     now,
     hostname: hostname(),
@@ -108,10 +113,11 @@ export function* isLockHeld(ctx: LockContext): Protocol<boolean> {
 }
 
 /** Removes the lock if it is still this GC's (a GC that ran past the timeout may have lost it). */
-export function* releaseLock(layout: Layout, owner: LockOwner): Protocol<void> {
+export function* releaseLock(layout: Layout, owner: LockOwner, guard?: StoreGuard): Protocol<void> {
   const held = yield* readLock(layout.gcLock)
   if (held === 'gone' || held.owner?.token !== owner.token) return
   try {
+    yield* checkDirectories({ layout, guard }, layout.gcLock)
     yield* unlink(layout.gcLock)
   } catch (error) {
     if (errnoOf(error) !== 'ENOENT') throw ioError(error, 'releasing the GC lock', layout.gcLock)
@@ -121,6 +127,7 @@ export function* releaseLock(layout: Layout, owner: LockOwner): Protocol<void> {
 /** Creates the lock file exclusively; false if it exists. */
 function* createLock(ctx: LockContext, owner: LockOwner): Protocol<boolean> {
   const path = ctx.layout.gcLock
+  yield* checkDirectories(ctx, path)
   let fd: number
   try {
     fd = yield* open(path, 'create', 0o644)
@@ -132,7 +139,7 @@ function* createLock(ctx: LockContext, owner: LockOwner): Protocol<boolean> {
     yield* write(fd, Buffer.from(`${JSON.stringify(owner)}\n`))
   } catch (error) {
     yield* closeQuietly(fd)
-    yield* unlinkQuietly(path)
+    yield* unlinkInStore(ctx, path)
     throw ioError(error, 'writing the GC lock', path)
   }
   yield* closeQuietly(fd)
@@ -205,8 +212,10 @@ function isStale(ctx: LockContext, held: HeldLock): boolean {
 function* moveAside(ctx: LockContext, judged: FileStat): Protocol<boolean> {
   const { layout } = ctx
   const aside = layout.tempPath()
+  yield* checkDirectories(ctx, layout.tmp)
   yield* mkdir(layout.tmp)
   try {
+    yield* checkDirectories(ctx, aside)
     yield* rename(layout.gcLock, aside)
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return true // someone removed it: try to create ours
@@ -217,13 +226,14 @@ function* moveAside(ctx: LockContext, judged: FileStat): Protocol<boolean> {
     if (moved.ino === judged.ino) return true
     // Another GC replaced the stale lock between our read and our move: give it back.
     try {
+      yield* checkDirectories(ctx, aside)
       yield* link(aside, layout.gcLock)
     } catch {
       // EEXIST: yet another lock is there; either way ours is not to take.
     }
     return false
   } finally {
-    yield* unlinkQuietly(aside)
+    yield* unlinkInStore(ctx, aside)
   }
 }
 

@@ -21,12 +21,15 @@
  */
 
 import { statfsSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { createHasher, DIGEST_LENGTH } from '@cairn/hash'
 import { CairnError, Layout } from '@cairn/store'
 import {
+  assessStore,
   COPY_MODE_GRACE_MS,
   errnoOf,
+  foreignOwnerError,
+  guardFor,
   ioError,
   lstat,
   type Marker,
@@ -34,6 +37,7 @@ import {
   readMarker,
   runSync,
   type StoreContext,
+  type StoreGuard,
   stat,
 } from '@cairn/store/protocol'
 import { runEach } from './drive.js'
@@ -42,7 +46,7 @@ import { acquireLock, isLockHeld, lockContext, releaseLock } from './lock.js'
 import { planPrune } from './plan.js'
 import { type CheckedPolicy, checkPolicy, hasBudget, type Policy } from './policy.js'
 import { removeContentIfUnused, removeDebris, removeEntryIfUnused } from './remove.js'
-import { type Foreign, type ScanResult, scanStore } from './scan.js'
+import { FOREIGN_LISTED, type Foreign, type ScanResult, scanStore } from './scan.js'
 import { readStamp, type Stamp, writeStamp } from './stamp.js'
 import { ENTRY_CORRUPT, ENTRY_VALID, FILE_OTHER, FILE_REGULAR } from './table.js'
 
@@ -107,6 +111,18 @@ export function contentGrace(tempGrace: number): number {
   return Math.min(tempGrace, COPY_MODE_GRACE_MS)
 }
 
+/** Options of {@link prune} that are not about what to keep. */
+export interface PruneOptions {
+  /**
+   * Lets a root process prune a store whose directory another user owns. Default false: such a
+   * prune throws ERR_CAIRN_FOREIGN_OWNER (a dry run is allowed), because that user could
+   * redirect root's deletions with a symlink (Git's rule since CVE-2022-24765). Set it only if
+   * you trust every user who can write the store. `cairn-gc --allow-foreign-owner` and
+   * CAIRN_ALLOW_FOREIGN_OWNER=1 set it.
+   */
+  allowForeignOwner?: boolean
+}
+
 /** A budget must be exceeded by this factor for a prune to ignore a recent stamp. */
 const OVER_BUDGET_FACTOR = 1.1
 
@@ -115,11 +131,17 @@ const OVER_BUDGET_FACTOR = 1.1
  * {@link Policy}. Safe while builds read and write the store, and beside another prune or
  * `store.delete` (see docs/DESIGN.md, "GC"). Builds never wait for it.
  *
+ * In a store that other users can write, every removal, the lock and the stamp first check that
+ * the directories on their way are still the store's real directories (safety.ts in
+ * @cairn/store); a directory swapped for a symlink is left alone and reported in `foreign`.
+ *
  * @throws {CairnError} ERR_CAIRN_INVALID_POLICY (before touching the disk), ERR_CAIRN_NOT_A_STORE
- *   (no store at `dir`), ERR_CAIRN_FORMAT (unreadable or newer marker), ERR_CAIRN_IO (a failure
- *   that is not a race: permissions, a full disk). A failed prune writes no stamp.
+ *   (no store at `dir`), ERR_CAIRN_FORMAT (unreadable or newer marker), ERR_CAIRN_FOREIGN_OWNER
+ *   (root, another user's store, no `allowForeignOwner`), ERR_CAIRN_UNSAFE_PATH (the store
+ *   directory itself was swapped during the prune), ERR_CAIRN_IO (a failure that is not a race:
+ *   permissions, a full disk). A failed prune writes no stamp.
  */
-export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
+export async function prune(dir: string, policy: Policy, options: PruneOptions = {}): Promise<PruneReport> {
   const checked = checkPolicy(policy)
   if (typeof dir !== 'string' || dir === '') {
     throw new CairnError(
@@ -132,6 +154,10 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
   const now = clock()
   const layout = new Layout(dir)
   const marker = openExisting(layout)
+  const safety = assessStore(layout)
+  if (safety?.foreignOwner !== undefined && options.allowForeignOwner !== true && !checked.dryRun)
+    throw foreignOwnerError(layout.dir, safety.foreignOwner, 'prune')
+  const guard = safety && guardFor(safety)
   const report = emptyReport(checked.dryRun)
   const finish = (): PruneReport => {
     report.durationMs = Math.round(performance.now() - started)
@@ -149,7 +175,7 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
 
   // The lock is between processes, so it keeps real time even when a test sets `policy.now`.
   // A dry run takes no lock, but reports busy when a real run would.
-  const lock = lockContext(layout, Date.now())
+  const lock = lockContext(layout, Date.now(), guard)
   const owner = checked.dryRun ? (runSync(isLockHeld(lock)) ? 'busy' : undefined) : runSync(acquireLock(lock))
   if (owner === 'busy') {
     report.skipped = true
@@ -158,16 +184,17 @@ export async function prune(dir: string, policy: Policy): Promise<PruneReport> {
   }
   try {
     // Made only now: loading the hasher costs more than the whole skipped path above.
-    const ctx = await storeContext(layout, marker)
+    const ctx = await storeContext(layout, marker, guard)
     await run(ctx, checked, report)
     if (owner !== undefined) {
       const baseline = runSync(takeBaseline(layout, ctx.digestLength), clock)
       const measured = { kept: { ...report.kept }, baseline }
-      runSync(writeStamp(layout, { lastPrune: clock(), measured }), clock)
+      runSync(writeStamp(ctx, { lastPrune: clock(), measured }), clock)
     }
   } finally {
-    if (owner !== undefined) runSync(releaseLock(layout, owner))
+    if (owner !== undefined) runSync(releaseLock(layout, owner, guard))
   }
+  if (guard !== undefined) reportSwapped(layout, guard, report.foreign)
   return finish()
 }
 
@@ -379,7 +406,7 @@ async function removeTemp(
   const tmp = ctx.layout.tmp
   await runEach(
     Uint32Array.from(debris.keys()),
-    (at) => removeDebris(join(tmp, (debris[at] as { name: string }).name), cutoff, ctx.platform),
+    (at) => removeDebris(ctx, join(tmp, (debris[at] as { name: string }).name), cutoff),
     (_, outcome) => {
       if (outcome === 'removed' || outcome === 'gone') report.temp.removed += 1
     },
@@ -415,9 +442,24 @@ function notAStore(layout: Layout, why: string): CairnError {
   )
 }
 
+/** Directories the guard found swapped during the prune: foreign, left alone. */
+function reportSwapped(layout: Layout, guard: StoreGuard, foreign: Foreign): void {
+  for (const path of guard.swapped) {
+    const name = relative(layout.dir, path) || '.'
+    if (foreign.paths.includes(name)) continue
+    foreign.count += 1
+    if (foreign.paths.length < FOREIGN_LISTED) foreign.paths.push(name)
+  }
+}
+
 /** What the store's own protocols need; the GC never reads content, so the hasher is unused. */
-async function storeContext(layout: Layout, marker: Marker): Promise<StoreContext> {
+async function storeContext(
+  layout: Layout,
+  marker: Marker,
+  guard: StoreGuard | undefined,
+): Promise<StoreContext> {
   return {
+    guard,
     layout,
     hasher: await createHasher({ algorithm: marker.algorithm }),
     digestLength: DIGEST_LENGTH[marker.algorithm],

@@ -6,16 +6,21 @@
  * handshake (`removeUnusedContent`, sweep.ts), so the GC's rules cannot drift from the store's.
  *
  * What the GC adds is the re-check: each file is lstat'ed again just before it goes, and one
- * that changed since the scan stays.
+ * that changed since the scan stays. In a store others can write, a file behind a directory
+ * swapped for a symlink since the scan also stays (`used`, `kept`): the store's guard
+ * (safety.ts in @cairn/store) refuses to act through it and records the directory, which prune
+ * reports as foreign.
  */
 
 import {
-  deleteEntry,
+  checkDirectories,
   errnoOf,
   type FileStat,
   ioError,
+  isUnsafePath,
   lstat,
   type Protocol,
+  removeEntryFile,
   removeUnusedContent,
   type StoreContext,
   type SweepResult,
@@ -46,14 +51,21 @@ export function* removeEntryIfUnused(
     throw ioError(error, 'checking', path)
   }
   if (current.kind !== 'file' || current.ino !== seen.ino || current.mtimeMs !== seen.mtimeMs) return 'used'
-  return (yield* deleteEntry(ctx, key)) ? 'removed' : 'gone'
+  switch (yield* removeEntryFile(ctx, key)) {
+    case 'removed':
+      return 'removed'
+    case 'gone':
+      return 'gone'
+    case 'unsafe':
+      return 'used'
+  }
 }
 
 /**
  * Deletes unreferenced content through the store's handshake (sweep.ts), with the GC's error
  * rules on top: on Windows a content file a reader holds open cannot be renamed (EPERM, EACCES,
- * EBUSY), so it stays for the next prune instead of failing this one; any other failure becomes
- * a CairnError (ERR_CAIRN_IO) naming the file.
+ * EBUSY), so it stays for the next prune instead of failing this one, as does content behind a
+ * swapped directory; any other failure becomes a CairnError (ERR_CAIRN_IO) naming the file.
  */
 export function* removeContentIfUnused(
   ctx: StoreContext,
@@ -64,6 +76,7 @@ export function* removeContentIfUnused(
   try {
     return yield* removeUnusedContent(ctx, digest, seenMtimeMs, cutoffMs)
   } catch (error) {
+    if (isUnsafePath(error)) return 'kept'
     const code = errnoOf(error)
     if (ctx.platform === 'win32' && (code === 'EPERM' || code === 'EACCES' || code === 'EBUSY')) return 'kept'
     throw ioError(error, 'sweeping unused content', ctx.layout.contentPath(digest))
@@ -73,13 +86,16 @@ export function* removeContentIfUnused(
 /**
  * Removes a file from `tmp/` unless it is now younger than `cutoffMs` (a slow stream writer's
  * temp file grows, and its mtime with it) or has become a directory. Never follows a symlink:
- * unlink removes the link itself.
+ * unlink removes the link itself. In a store others can write, `tmp/` is checked to be the
+ * store's real directory right before the unlink: the names come from a listing of `tmp/`,
+ * chosen by whoever wrote there, and must never be unlinked in a directory `tmp/` was swapped to.
  */
 export function* removeDebris(
+  ctx: Pick<StoreContext, 'layout' | 'guard' | 'platform'>,
   path: string,
   cutoffMs: number,
-  platform: NodeJS.Platform,
 ): Protocol<RemoveOutcome> {
+  const { platform } = ctx
   let current: FileStat
   try {
     current = yield* lstat(path)
@@ -88,6 +104,12 @@ export function* removeDebris(
     throw ioError(error, 'checking', path)
   }
   if (current.kind === 'directory' || current.mtimeMs >= cutoffMs) return 'used'
+  try {
+    yield* checkDirectories(ctx, path)
+  } catch (error) {
+    if (isUnsafePath(error)) return 'used'
+    throw error
+  }
   try {
     yield* unlink(path)
     return 'removed'

@@ -15,13 +15,16 @@
 
 import { type Layout, SHARDS } from '@cairn/store'
 import {
+  checkDirectories,
   close,
   fstat,
+  type GuardContext,
+  isUnsafePath,
   openForReading,
   type Protocol,
   read,
   rename,
-  unlinkQuietly,
+  unlinkInStore,
   writeTemp,
 } from '@cairn/store/protocol'
 import type { ShardReading } from './estimate.js'
@@ -87,17 +90,30 @@ export function* readStamp(layout: Layout): Protocol<Stamp | undefined> {
  * Records `stamp` as the last completed prune: written to a temp file, then renamed over the
  * stamp, so a reader sees the old stamp or the new one, never a torn one. (Entries are never
  * published by rename, since a rename can fail on Windows while a reader holds the name; a
- * stamp that fails to update only means one more prune.)
+ * stamp that fails to update only means one more prune.) In a store others can write, `tmp/`
+ * and the store directory are checked right before the temp file is made and renamed
+ * (safety.ts in @cairn/store); if either was swapped for a symlink, no stamp is written.
  */
-export function* writeStamp(layout: Layout, stamp: Stamp): Protocol<void> {
+export function* writeStamp(ctx: GuardContext, stamp: Stamp): Protocol<void> {
+  const { layout, guard } = ctx
   const { lastPrune, measured } = stamp
   const json =
     measured === undefined ? { lastPrune } : { lastPrune, kept: measured.kept, baseline: measured.baseline }
-  const temp = yield* writeTemp({ layout, durable: false }, Buffer.from(`${JSON.stringify(json)}\n`))
+  let temp: string
   try {
+    temp = yield* writeTemp({ layout, durable: false, guard }, Buffer.from(`${JSON.stringify(json)}\n`))
+  } catch (error) {
+    if (isUnsafePath(error)) return
+    throw error
+  }
+  try {
+    yield* checkDirectories(ctx, temp)
+    yield* checkDirectories(ctx, layout.gcStamp)
     yield* rename(temp, layout.gcStamp)
+  } catch (error) {
+    if (!isUnsafePath(error)) throw error
   } finally {
-    yield* unlinkQuietly(temp)
+    yield* unlinkInStore(ctx, temp)
   }
 }
 

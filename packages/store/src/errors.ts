@@ -24,6 +24,17 @@ export type CairnErrorCode =
   | 'ERR_CAIRN_INVALID_POLICY'
   /** Content read with `verify: 'hash'` does not match its digest (streams only; `get` misses). */
   | 'ERR_CAIRN_CORRUPT'
+  /**
+   * In a store others can write, a directory of the store (or the store directory itself) was
+   * replaced by a symlink or another kind of file: Cairn wrote and deleted nothing through it
+   * (safety.ts). A stream `put` rejects with it when `tmp/` is not a real directory.
+   */
+  | 'ERR_CAIRN_UNSAFE_PATH'
+  /**
+   * A root process asked to write into, or prune, a store whose directory another user owns,
+   * without the opt-in (`allowForeignOwner`, `CAIRN_ALLOW_FOREIGN_OWNER=1`): see safety.ts.
+   */
+  | 'ERR_CAIRN_FOREIGN_OWNER'
 
 /** Facts an error may carry besides its code. */
 export interface CairnErrorFacts {

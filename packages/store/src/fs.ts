@@ -224,5 +224,35 @@ async function fsyncDirAsync(path: string): Promise<void> {
   }
 }
 
+/** Who owns a directory and who may write it: what safety.ts judges a store by. */
+export interface Ownership {
+  kind: FileStat['kind']
+  /** Permission bits with the sticky bit (0o1000). */
+  mode: number
+  uid: number
+  ino: number
+}
+
+/**
+ * The owner and mode of `path` (following a symlink with `follow`), or undefined if it does not
+ * exist (or a directory on its way is a file). Synchronous: called a few times when a store is opened or pruned, never per operation.
+ */
+export function ownershipSync(path: string, follow: boolean): Ownership | undefined {
+  let stats: Stats
+  try {
+    stats = follow ? nodeFs.statSync(path) : nodeFs.lstatSync(path)
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    throw error
+  }
+  return { kind: toFileStat(stats).kind, mode: stats.mode & 0o7777, uid: stats.uid, ino: stats.ino }
+}
+
+/** The canonical path of `path` (every symlink resolved), for safety.ts's look at its ancestors. */
+export function realPathSync(path: string): string {
+  return nodeFs.realpathSync(path)
+}
+
 /** For streaming reads of content (getStream) from a descriptor a protocol opened. */
 export const createReadStream: typeof gfs.createReadStream = gfs.createReadStream

@@ -19,7 +19,7 @@ import {
 } from './layout.js'
 import { NO_LINKS, type TempContext, unlinkQuietly, writeTemp } from './publish.js'
 import { closeQuietly, openForReading } from './read.js'
-import { copyExclusive, fstat, link, mkdir, type Protocol, read, readdir, stat } from './steps.js'
+import { copyExclusive, fstat, link, lstat, mkdir, type Protocol, read, readdir, stat } from './steps.js'
 
 export interface Marker {
   version: number
@@ -70,7 +70,11 @@ export function* openOrCreate(
   }
   yield* mkdir(layout.tmp)
   const ctx: TempContext = { layout, durable }
-  yield* publishOnce(ctx, Buffer.from(CACHEDIR_TAG), layout.cachedirTag, 'link')
+  // Where hard links fail, the tag is copied into place as the marker is below: a copy-mode
+  // store needs it as much (backup tools skip the directory only if the tag is there).
+  const tag = Buffer.from(CACHEDIR_TAG)
+  if ((yield* publishOnce(ctx, tag, layout.cachedirTag, 'link')) === 'no-links')
+    yield* publishOnce(ctx, tag, layout.cachedirTag, 'copy')
 
   const marker: Marker = { version: STORE_FORMAT_VERSION, algorithm: wanted ?? 'xxh128', publish: 'link' }
   const published = yield* publishOnce(ctx, markerBytes(marker), layout.marker, 'link')
@@ -106,7 +110,13 @@ function* notLeftByCreation(layout: Layout): Protocol<string[]> {
   for (const name of yield* readdir(layout.dir)) {
     const path = `${layout.dir}/${name}`
     if (name === CACHEDIR_TAG_FILE) continue
-    if (name === ENTRIES_DIR || name === CONTENT_DIR) {
+    if (
+      (name === ENTRIES_DIR || name === CONTENT_DIR || name === TMP_DIR) &&
+      !(yield* isRealDirectory(path))
+    ) {
+      // A symlink there would make the creation below write wherever it points.
+      found.push(name)
+    } else if (name === ENTRIES_DIR || name === CONTENT_DIR) {
       for (const shard of yield* readdirOrFile(path)) {
         if (!SHARD_NAME.test(shard) || (yield* readdirOrFile(`${path}/${shard}`)).length > 0) {
           found.push(`${name}/${shard}`)
@@ -120,6 +130,14 @@ function* notLeftByCreation(layout: Layout): Protocol<string[]> {
     }
   }
   return found
+}
+
+function* isRealDirectory(path: string): Protocol<boolean> {
+  try {
+    return (yield* lstat(path)).kind === 'directory'
+  } catch {
+    return true // gone: readdirOrFile lists nothing
+  }
 }
 
 /** A directory's names; a file where a directory should be lists as one foreign name. */

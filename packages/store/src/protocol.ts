@@ -6,7 +6,7 @@
  */
 
 export type { PublishMode, StoreContext, StoreStats } from './context.js'
-export { deleteEntry } from './delete.js'
+export { deleteEntry, removeEntryFile } from './delete.js'
 export { errnoOf, ioError } from './errors.js'
 export { performSync, runAsync, runSync, toFileStat } from './fs.js'
 export { type Marker, openOrCreate, readMarker } from './marker.js'
@@ -19,5 +19,17 @@ export {
   readEntry,
   removeCorrupt,
 } from './read.js'
+export {
+  assessStore,
+  checkDirectories,
+  foreignOwnerError,
+  type GuardContext,
+  guardFor,
+  isUnsafePath,
+  refuseForeignOwner,
+  type StoreGuard,
+  type StoreSafety,
+  unlinkInStore,
+} from './safety.js'
 export * from './steps.js'
 export { removeUnusedContent, type SweepResult } from './sweep.js'

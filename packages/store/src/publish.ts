@@ -20,6 +20,7 @@ import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
 import { closeQuietly, readEntry, removeCorrupt } from './read.js'
 import { encodeRecord, INLINE_MAX_BYTES } from './record.js'
+import { checkDirectories, isUnsafePath, refuseForeignOwner, unlinkInStore } from './safety.js'
 import {
   close,
   copyExclusive,
@@ -54,7 +55,7 @@ export type PutSource =
   | { kind: 'temp'; tempPath: string; digest: string; size: number; inline: Buffer | undefined }
 
 /** What writing a temp file needs to know: openStore writes the marker before a store exists. */
-export type TempContext = Pick<StoreContext, 'layout' | 'durable'>
+export type TempContext = Pick<StoreContext, 'layout' | 'durable' | 'guard' | 'foreignOwner'>
 
 /** link's errors that mean "this filesystem cannot make hard links here". */
 export const NO_LINKS: ReadonlySet<string> = new Set([
@@ -69,8 +70,30 @@ export const NO_LINKS: ReadonlySet<string> = new Set([
 /**
  * Publishes `source` under `key` (already validated). Removes every temp file it made or was
  * given, whatever happens. `metadataJson` is the caller's metadata, already validated.
+ *
+ * In a store others can write (safety.ts), a directory found swapped for a symlink stores
+ * nothing: the put resolves with `published: false`, as when another writer got there first,
+ * rather than failing the build over what a co-user did (the worst is a miss).
  */
 export function* putEntry(
+  ctx: StoreContext,
+  key: string,
+  source: PutSource,
+  metadataJson: string | undefined,
+): Protocol<PutResult> {
+  refuseForeignOwner(ctx, 'write into')
+  if (ctx.guard === undefined) return yield* publishEntry(ctx, key, source, metadataJson)
+  try {
+    return yield* publishEntry(ctx, key, source, metadataJson)
+  } catch (error) {
+    if (!isUnsafePath(error)) throw error
+    const digest = source.kind === 'buffer' ? ctx.hasher.bytes(source.data) : source.digest
+    const size = source.kind === 'buffer' ? source.data.length : source.size
+    return { key, digest, size, published: false }
+  }
+}
+
+function* publishEntry(
   ctx: StoreContext,
   key: string,
   source: PutSource,
@@ -102,7 +125,7 @@ export function* putEntry(
     if (result.published && inline === undefined) yield* confirmContent(ctx, contentTemp as string, digest)
     return result
   } finally {
-    if (contentTemp !== undefined) yield* unlinkQuietly(contentTemp)
+    if (contentTemp !== undefined) yield* unlinkInStore(ctx, contentTemp)
   }
 }
 
@@ -135,6 +158,7 @@ function* publishContent(ctx: StoreContext, tempPath: string, digest: string, si
 function* confirmContent(ctx: StoreContext, tempPath: string, digest: string): Protocol<void> {
   const finalPath = ctx.layout.contentPath(digest)
   try {
+    yield* checkDirectories(ctx, finalPath)
     yield* utimes(finalPath, yield* now())
     return
   } catch (error) {
@@ -159,7 +183,7 @@ function* publishRecord(ctx: StoreContext, key: string, tempPath: string): Proto
     }
     return false
   } finally {
-    yield* unlinkQuietly(tempPath)
+    yield* unlinkInStore(ctx, tempPath)
   }
 }
 
@@ -174,6 +198,10 @@ function* publishFile(
 ): Protocol<'published' | 'exists'> {
   let useLinks = ctx.publishMode === 'link'
   for (let attempt = 0; ; attempt++) {
+    if (ctx.guard !== undefined) {
+      yield* checkDirectories(ctx, tempPath)
+      yield* checkDirectories(ctx, finalPath)
+    }
     try {
       if (useLinks) yield* link(tempPath, finalPath)
       else yield* copyExclusive(tempPath, finalPath)
@@ -188,6 +216,7 @@ function* publishFile(
         return 'exists'
       if (code === 'ENOENT' && attempt === 0) {
         // The shard directory was removed (by hand, or a store restored without it).
+        yield* checkDirectories(ctx, parentOf(finalPath))
         yield* mkdir(parentOf(finalPath))
         continue
       }
@@ -211,27 +240,34 @@ export function* writeTemp(ctx: TempContext, data: Uint8Array): Protocol<string>
     if (ctx.durable) yield* fsync(fd)
   } catch (error) {
     yield* closeQuietly(fd)
-    yield* unlinkQuietly(path)
+    yield* unlinkInStore(ctx, path)
     throw ioError(error, 'writing', path)
   }
   try {
     yield* close(fd)
   } catch (error) {
-    yield* unlinkQuietly(path)
+    yield* unlinkInStore(ctx, path)
     throw ioError(error, 'writing', path)
   }
   return path
 }
 
-/** Creates a new temp file exclusively, creating `tmp/` if it is missing. */
+/**
+ * Creates a new temp file exclusively, creating `tmp/` if it is missing. Refuses, as putEntry
+ * does, a root process in another user's store (ERR_CAIRN_FOREIGN_OWNER), and in a store others
+ * can write a `tmp/` that is not a real directory (ERR_CAIRN_UNSAFE_PATH).
+ */
 export function* createTemp(ctx: TempContext): Protocol<{ path: string; fd: number }> {
+  refuseForeignOwner(ctx, 'write into')
   for (let attempt = 0; ; attempt++) {
     const path = ctx.layout.tempPath()
+    if (ctx.guard !== undefined) yield* checkDirectories(ctx, path)
     try {
       return { path, fd: yield* open(path, 'create') }
     } catch (error) {
       const code = errnoOf(error)
       if (code === 'ENOENT' && attempt === 0) {
+        yield* checkDirectories(ctx, ctx.layout.tmp)
         yield* mkdir(ctx.layout.tmp)
         continue
       }

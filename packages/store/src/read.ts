@@ -10,6 +10,7 @@
 import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
 import { decodeRecord, type EntryRecord, RECORD_MAX_BYTES } from './record.js'
+import { checkDirectories } from './safety.js'
 import { close, type FileStat, fstat, lstat, now, type Protocol, sleep, unlink, utimes } from './steps.js'
 
 /**
@@ -226,17 +227,21 @@ function* missing(ctx: StoreContext, reason: MissReason, suspects: Suspect[]): P
  * Removes a corrupt file, unless the name now points at another file than the one judged (a
  * writer may have re-published it since) or, in copy mode, the file is young enough to still be
  * being written. Directories are never removed here: the GC reports them. True if removed.
+ * Neither behind a directory swapped for a symlink, nor by root in another user's store
+ * (safety.ts): the file then stays, and it is a miss all the same.
  */
 export function* removeCorrupt(
   ctx: StoreContext,
   path: string,
   judged: FileStat | undefined,
 ): Protocol<boolean> {
+  if (ctx.foreignOwner !== undefined) return false
   try {
     const current = yield* lstat(path)
     if (judged && current.ino !== judged.ino) return false
     if (current.kind === 'directory') return false
     if (ctx.publishMode === 'copy' && (yield* now()) - current.mtimeMs < COPY_MODE_GRACE_MS) return false
+    yield* checkDirectories(ctx, path)
     yield* unlink(path)
     return true
   } catch {
@@ -249,7 +254,10 @@ export function* removeCorrupt(
 function* touch(ctx: StoreContext, entryPath: string, mtimeMs: number): Protocol<void> {
   const time = yield* now()
   if (ctx.touchInterval > 0 && time - mtimeMs < ctx.touchInterval) return
+  // Root in another user's store changes nothing there (safety.ts).
+  if (ctx.foreignOwner !== undefined) return
   try {
+    yield* checkDirectories(ctx, entryPath)
     yield* utimes(entryPath, time)
   } catch {
     // A read-only store, another user's file, or the entry just removed: the hit stands.

@@ -7,11 +7,12 @@ import { deleteEntry } from './delete.js'
 import { CairnError, errnoOf, ioError } from './errors.js'
 import { createReadStream, runAsync, runSync } from './fs.js'
 import { assertValidKey, isValidKey, Layout, SHARDS } from './layout.js'
-import { openOrCreate } from './marker.js'
+import { openOrCreate, readMarker } from './marker.js'
 import { encodeMetadata } from './metadata.js'
 import { NO_LINKS, type PutResult, putEntry, unlinkQuietly } from './publish.js'
 import { closeQuietly, type ReadDepth, type ReadOutcome, readEntry, removeCorrupt } from './read.js'
 import type { JsonValue } from './record.js'
+import { assessStore, foreignOwnerError, guardFor } from './safety.js'
 import { chmod, close, copy, link, open, type Protocol, readdir, rename, write } from './steps.js'
 import { writeStreamToTemp } from './stream.js'
 
@@ -42,6 +43,14 @@ export interface StoreOptions {
   algorithm?: Algorithm
   /** The clock, in ms since the epoch. For tests; default Date.now. */
   now?: () => number
+  /**
+   * Lets a root process write into (and clean) a store whose directory another user owns.
+   * Default false: root then only reads there, and `put`, `putSync` and `delete` throw
+   * ERR_CAIRN_FOREIGN_OWNER, since that user could redirect root's writes and deletions with a
+   * symlink (Git's rule since CVE-2022-24765). Set it only if you trust every user who can write
+   * the store. The `cairn` commands set it from CAIRN_ALLOW_FOREIGN_OWNER=1.
+   */
+  allowForeignOwner?: boolean
 }
 
 /** What `put` and `putSync` accept besides the data. */
@@ -83,8 +92,14 @@ const DEFAULT_TOUCH_INTERVAL_MS = 3_600_000
  * filesystems that implement link and exclusive create faithfully (NFSv3+, SMB with hard links)
  * work too; ones that do not fall back to copy mode, which is still safe but may waste a write.
  *
+ * A store that other users can write (group- or world-writable, or another user's) is opened in
+ * guarded mode: every step that creates or removes a name first checks that the directories on
+ * its way are still the store's real directories (see safety.ts and docs/DESIGN.md, "Shared
+ * stores").
+ *
  * @throws {CairnError} ERR_CAIRN_NOT_A_STORE, ERR_CAIRN_FORMAT, ERR_CAIRN_ALGORITHM_MISMATCH,
- *   ERR_CAIRN_INVALID_OPTION, or ERR_CAIRN_IO (with the system error as `cause`).
+ *   ERR_CAIRN_INVALID_OPTION, ERR_CAIRN_FOREIGN_OWNER (root creating a store in another user's
+ *   directory), or ERR_CAIRN_IO (with the system error as `cause`).
  */
 export async function openStore(dir: string, options: StoreOptions = {}): Promise<Store> {
   if (typeof dir !== 'string' || dir === '') {
@@ -95,7 +110,18 @@ export async function openStore(dir: string, options: StoreOptions = {}): Promis
   }
   const checked = checkOptions(options)
   const layout = new Layout(dir)
+  // Judged before anything is written: root must not even create a store in another user's
+  // directory without the opt-in (safety.ts).
+  const before = assessStore(layout)
+  if (
+    before?.foreignOwner !== undefined &&
+    !checked.allowForeignOwner &&
+    (await runAsync(readMarker(layout))) === undefined
+  ) {
+    throw foreignOwnerError(layout.dir, before.foreignOwner, 'create a store in')
+  }
   const marker = await runAsync(openOrCreate(layout, options.algorithm, checked.durable))
+  const safety = before ?? assessStore(layout)
   const hasher = await createHasher({ algorithm: marker.algorithm })
   const ctx: StoreContext = {
     layout,
@@ -107,6 +133,8 @@ export async function openStore(dir: string, options: StoreOptions = {}): Promis
     publishMode: marker.publish,
     platform: process.platform,
     stats: { hits: 0, misses: 0, puts: 0, published: 0, corrupt: 0 },
+    guard: safety && guardFor(safety),
+    foreignOwner: checked.allowForeignOwner ? undefined : safety?.foreignOwner,
   }
   return new Store(ctx, options.now ?? Date.now)
 }
@@ -481,10 +509,11 @@ interface CheckedOptions {
   verify: 'size' | 'hash'
   touchInterval: number
   durable: boolean
+  allowForeignOwner: boolean
 }
 
 /** Every option openStore knows: anything else is a mistake worth saying (a typo silently ignored costs hits). */
-const KNOWN_OPTIONS = new Set(['verify', 'touchInterval', 'durable', 'algorithm', 'now'])
+const KNOWN_OPTIONS = new Set(['verify', 'touchInterval', 'durable', 'algorithm', 'now', 'allowForeignOwner'])
 
 function checkOptions(options: StoreOptions): CheckedOptions {
   if (typeof options !== 'object' || options === null) {
@@ -508,6 +537,7 @@ function checkOptions(options: StoreOptions): CheckedOptions {
     durable = false,
     algorithm,
     now,
+    allowForeignOwner = false,
   } = options
   const bad = (name: string, value: unknown, expected: string) =>
     new CairnError(
@@ -523,5 +553,7 @@ function checkOptions(options: StoreOptions): CheckedOptions {
     throw bad('algorithm', algorithm, "'xxh128' or 'sha256'")
   if (now !== undefined && typeof now !== 'function')
     throw bad('now', now, 'a function returning ms since the epoch')
-  return { verify, touchInterval, durable }
+  if (typeof allowForeignOwner !== 'boolean')
+    throw bad('allowForeignOwner', allowForeignOwner, 'true or false')
+  return { verify, touchInterval, durable, allowForeignOwner }
 }

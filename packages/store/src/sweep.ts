@@ -27,7 +27,7 @@
 
 import type { StoreContext } from './context.js'
 import { errnoOf } from './errors.js'
-import { unlinkQuietly } from './publish.js'
+import { checkDirectories, unlinkInStore } from './safety.js'
 import { link, lstat, type Protocol, rename } from './steps.js'
 
 export type SweepResult = 'removed' | 'kept' | 'gone'
@@ -38,7 +38,7 @@ export type SweepResult = 'removed' | 'kept' | 'gone'
  * already deleted.
  */
 export function* removeUnusedContent(
-  ctx: Pick<StoreContext, 'layout'>,
+  ctx: Pick<StoreContext, 'layout' | 'guard'>,
   digest: string,
   seenMtimeMs: number,
   cutoffMs: number,
@@ -48,6 +48,9 @@ export function* removeUnusedContent(
   try {
     const current = yield* lstat(path)
     if (current.ctimeMs >= cutoffMs || current.mtimeMs !== seenMtimeMs) return 'kept'
+    // A store others can write: both directories must still be the store's (safety.ts).
+    yield* checkDirectories(ctx, path)
+    yield* checkDirectories(ctx, moved)
     yield* rename(path, moved)
   } catch (error) {
     const code = errnoOf(error)
@@ -58,6 +61,8 @@ export function* removeUnusedContent(
     const { mtimeMs } = yield* lstat(moved)
     if (mtimeMs !== seenMtimeMs || mtimeMs >= cutoffMs) {
       try {
+        yield* checkDirectories(ctx, moved)
+        yield* checkDirectories(ctx, path)
         yield* link(moved, path)
       } catch (error) {
         if (errnoOf(error) !== 'EEXIST') throw error
@@ -66,6 +71,6 @@ export function* removeUnusedContent(
     }
     return 'removed'
   } finally {
-    yield* unlinkQuietly(moved)
+    yield* unlinkInStore(ctx, moved)
   }
 }
