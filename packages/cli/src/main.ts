@@ -8,12 +8,12 @@ import { keyCommand } from './commands/key.js'
 import { lsCommand } from './commands/ls.js'
 import { putCommand } from './commands/put.js'
 import { rmCommand } from './commands/rm.js'
-import { runCommandLine } from './commands/run.js'
 import { statsCommand } from './commands/stats.js'
 import { verifyCommand } from './commands/verify.js'
 import { EXIT_OK } from './exit-codes.js'
 import { type Io, processIo, writeLine } from './io.js'
 import { reportError } from './report-error.js'
+import { runCommandLine } from './run/run-command-line.js'
 
 /** Every subcommand, in the order `cairn --help` lists them. */
 export const COMMANDS: readonly Command[] = [

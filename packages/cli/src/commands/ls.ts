@@ -5,7 +5,7 @@ import { entriesWithUse } from '../entry-uses.js'
 import { EXIT_OK } from '../exit-codes.js'
 import { type Io, writeLine } from '../io.js'
 import { openStoreIfExists } from '../open-store.js'
-import { runCommandOf } from '../run-metadata.js'
+import { runCommandOf } from '../run/run-metadata.js'
 
 const usage = 'cairn ls [--store DIR] [--json]'
 

@@ -8,7 +8,7 @@ import { EXIT_OK } from '../exit-codes.js'
 import { counted, humanBytes } from '../format.js'
 import { type Io, writeLine } from '../io.js'
 import { openStoreIfExists } from '../open-store.js'
-import { runCommandOf } from '../run-metadata.js'
+import { runCommandOf } from '../run/run-metadata.js'
 
 const usage = 'cairn stats [--store DIR] [--json]'
 

@@ -1,8 +1,8 @@
 import { relative, resolve } from 'node:path'
 import { glob } from 'tinyglobby'
-import { UsageError } from './args.js'
+import { UsageError } from '../args.js'
+import { toPosixPath } from '../format.js'
 import { containsPath } from './contains-path.js'
-import { toPosixPath } from './format.js'
 
 /** One input file of a `cairn run` step. */
 export interface InputFile {

@@ -1,8 +1,8 @@
 import { relative, resolve } from 'node:path'
+import { UsageError } from '../args.js'
+import { toPosixPath } from '../format.js'
 import { ancestorIdentities, identityOf } from './ancestor-identities.js'
-import { UsageError } from './args.js'
 import { containsPath } from './contains-path.js'
-import { toPosixPath } from './format.js'
 import { compareStrings } from './input-files.js'
 import { realLocation } from './real-location.js'
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import type { Readable } from 'node:stream'
-import type { Io } from './io.js'
+import type { Io } from '../io.js'
 
 /**
  * The most of stdout (and, separately, of stderr) kept in memory to be cached. A command that
