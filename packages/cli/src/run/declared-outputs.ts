@@ -9,9 +9,8 @@ import { realLocation } from './real-location.js'
 /** An output path declared with `--outputs`. */
 export interface DeclaredOutput {
   /**
-   * Relative to the working directory, `/`-separated: what the key and the manifest record. An
-   * output outside the project root keeps its absolute path, which, unlike a relative one, does
-   * not depend on where the checkout is.
+   * Relative to the working directory, `/`-separated: what the key and the manifest record.
+   * Always inside the project root (an output outside it is a UsageError).
    */
   path: string
   absolute: string
@@ -72,9 +71,12 @@ export function declareOutputs(paths: readonly string[], context: DeclareContext
         `--outputs ${JSON.stringify(given)} is inside the store (${describe(store.dir, store.real)}): a hit would write into the store and the GC would prune the output; declare outputs outside it.`,
       )
     }
-    const path = toPosixPath(
-      containsPath(context.root, absolute) ? relative(context.cwd, absolute) : absolute,
-    )
+    if (!containsPath(context.root, absolute)) {
+      throw new UsageError(
+        `--outputs ${JSON.stringify(given)} names ${absolute}, which is outside the project root ${context.root}. Every path in the key is relative to the root (the nearest .git, else workspace root, else package.json), so that checkouts elsewhere share hits: pass --root DIR with a directory that holds it, or write the outputs inside the project.`,
+      )
+    }
+    const path = toPosixPath(relative(context.cwd, absolute))
     byPath.set(path, { path, absolute })
   }
   const sorted = [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path))

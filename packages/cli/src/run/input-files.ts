@@ -1,16 +1,14 @@
-import { relative, resolve } from 'node:path'
+import { realpathSync } from 'node:fs'
+import { relative, resolve, sep } from 'node:path'
 import { glob } from 'tinyglobby'
 import { UsageError } from '../args.js'
 import { toPosixPath } from '../format.js'
 import { containsPath } from './contains-path.js'
+import { gitIgnored } from './git-ignored.js'
 
 /** One input file of a `cairn run` step. */
 export interface InputFile {
-  /**
-   * Relative to the project root, with `/` separators: the same in every checkout. A file outside
-   * the project (a system header, say) keeps its absolute path: relative to the root it would
-   * depend on how deep the checkout is.
-   */
+  /** Relative to the project root, with `/` separators: the same in every checkout. */
   path: string
   /** Absolute path, for reading it. */
   absolute: string
@@ -20,55 +18,114 @@ export interface InputFile {
 export interface ExpandOptions {
   /** Patterns are relative to this directory. */
   cwd: string
-  /** Paths in the result are relative to this directory. */
+  /** Paths in the result are relative to this directory; no input may lie outside it. */
   root: string
   /** Whether a pattern may match nothing (`--allow-empty`); otherwise that is a UsageError. */
   allowEmpty: boolean
   /** Absolute paths (the declared outputs, the store) whose files are never inputs. */
   exclude: readonly string[]
+  /** Whether files git ignores are left out (the default; `--no-gitignore` turns it off). */
+  gitignore: boolean
 }
+
+/** Never entered by a `*`, a `**` or a directory pattern unless a pattern names it. */
+const NODE_MODULES = 'node_modules'
 
 /**
  * The files matched by `--inputs` patterns, sorted by their root-relative path, each once.
  * Patterns are tinyglobby globs relative to the working directory, with shell conventions:
  * `*` and `**` do not match names starting with a dot (name them explicitly), and a directory
- * stands for every file under it. Only files are inputs; symbolic links are followed.
+ * stands for every file under it. Only files are inputs; symbolic links are followed. What is
+ * left out:
  *
- * Files under a declared output or the store are left out: `--inputs '**\/*.ts' --outputs dist`
- * would otherwise count the `.d.ts` files the step writes as its inputs, and every run would
- * change the next one's key, so the step would never hit.
+ * - files matched by a `!pattern` (every negation applies to every pattern);
+ * - in a git checkout, files git ignores (see {@link gitIgnored}), unless `gitignore` is false:
+ *   build outputs, logs and caches are not what a step depends on, and hashing them costs time
+ *   and hits (turbo and nx hash only what git tracks or would track);
+ * - anything in a `node_modules` directory, reached by name or through a symbolic link, unless
+ *   the pattern names `node_modules` itself: a monorepo's `--inputs packages` would otherwise
+ *   hash thousands of installed files (the lockfile is the input that stands for them);
+ * - files under a declared output or the store: `--inputs '**\/*.ts' --outputs dist` would
+ *   otherwise count the `.d.ts` files the step writes as its inputs, and every run would change
+ *   the next one's key, so the step would never hit.
  *
- * A pattern that matches nothing is a UsageError (exit 2) unless `allowEmpty`: it is almost
- * always a typo, and a typo in an input list makes a key that ignores the inputs it meant,
- * so the cache would return stale outputs after they change.
+ * A pattern that matches nothing (after these) is a UsageError (exit 2) unless `allowEmpty`: it
+ * is almost always a typo, and a typo in an input list makes a key that ignores the inputs it
+ * meant, so the cache would return stale outputs after they change. So is a file outside the
+ * project root: relative to the root its path would depend on where the checkout is.
  */
 export async function expandInputs(
   patterns: readonly string[],
   options: ExpandOptions,
 ): Promise<InputFile[]> {
+  const negated = patterns.filter((pattern) => pattern.startsWith('!')).map((pattern) => pattern.slice(1))
+  const realRoot = realOrSelf(options.root)
   const byPath = new Map<string, InputFile>()
+  const matchedBy = new Map<string, string[]>()
   for (const pattern of patterns) {
-    const matches = await glob(pattern, { cwd: options.cwd, onlyFiles: true, dot: false })
+    if (pattern.startsWith('!')) continue
+    const namesNodeModules = pattern.split(/[/\\]/).includes(NODE_MODULES)
+    const ignore = namesNodeModules ? negated : [...negated, `**/${NODE_MODULES}/**`]
+    const matches = await glob(pattern, { cwd: options.cwd, onlyFiles: true, dot: false, ignore })
     const files = matches
       .map((match) => resolve(options.cwd, match))
       .filter((absolute) => !options.exclude.some((excluded) => containsPath(excluded, absolute)))
-    if (files.length === 0 && !options.allowEmpty) {
-      const where =
-        matches.length === 0
-          ? `no file in ${options.cwd}`
-          : 'only files under the declared outputs or the store'
+      .filter((absolute) => namesNodeModules || !reachedThroughNodeModules(absolute, realRoot))
+    for (const absolute of files) {
+      if (!containsPath(options.root, absolute)) throw outsideRoot(pattern, absolute, options.root)
+    }
+    matchedBy.set(pattern, files)
+    if (files.length === 0 && !options.allowEmpty) throw matchesNothing(pattern, matches.length, options)
+  }
+  const all = [...new Set([...matchedBy.values()].flat())]
+  const ignored = options.gitignore ? gitIgnored(options.root, all) : new Set<string>()
+  for (const [pattern, files] of matchedBy) {
+    const kept = files.filter((absolute) => !ignored.has(absolute))
+    if (kept.length === 0 && files.length > 0 && !options.allowEmpty) {
       throw new UsageError(
-        `--inputs ${JSON.stringify(pattern)} matches ${where} (pass --allow-empty if that is expected).`,
+        `--inputs ${JSON.stringify(pattern)} matches only files git ignores (pass --no-gitignore to hash them, or --allow-empty if that is expected).`,
       )
     }
-    for (const absolute of files) {
-      const path = toPosixPath(
-        containsPath(options.root, absolute) ? relative(options.root, absolute) : absolute,
-      )
+    for (const absolute of kept) {
+      const path = toPosixPath(relative(options.root, absolute))
       byPath.set(path, { path, absolute })
     }
   }
   return [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path))
+}
+
+/**
+ * True if the file really lies in a node_modules directory (below the root, or anywhere when a
+ * symbolic link leads out of the root): pnpm links packages into node_modules/.pnpm, and a link
+ * into it must not bring the installed files back in under another name.
+ */
+function reachedThroughNodeModules(absolute: string, realRoot: string): boolean {
+  const real = realOrSelf(absolute)
+  const below = containsPath(realRoot, real) ? relative(realRoot, real) : real
+  return below.split(sep).includes(NODE_MODULES)
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync.native(path)
+  } catch {
+    return path
+  }
+}
+
+function matchesNothing(pattern: string, matched: number, options: ExpandOptions): UsageError {
+  const where =
+    matched === 0 ? `no file in ${options.cwd}` : 'only files under the declared outputs or the store'
+  return new UsageError(
+    `--inputs ${JSON.stringify(pattern)} matches ${where} (pass --allow-empty if that is expected).`,
+  )
+}
+
+/** The error for an input outside the project root: it names the file and how to fix it. */
+export function outsideRoot(given: string, absolute: string, root: string): UsageError {
+  return new UsageError(
+    `--inputs ${JSON.stringify(given)} names ${absolute}, which is outside the project root ${root}. Every path in the key is relative to the root (the nearest .git, else workspace root, else package.json), so that checkouts elsewhere share hits: pass --root DIR with a directory that holds it, or leave it out of --inputs.`,
+  )
 }
 
 /** Orders strings by UTF-16 code units: the same on every machine, unlike localeCompare. */

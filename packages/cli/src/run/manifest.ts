@@ -27,6 +27,22 @@ export interface CapturedOutput {
   digest: string
 }
 
+/**
+ * The parts of the key a run was stored under, as `cairn run --explain` compares them with a new
+ * run's: the command (the root written `<root>`), the working directory relative to the root,
+ * every input's root-relative path and content digest, each `--env` variable's value digest
+ * (null when unset; values are not recorded, they may be secrets), the declared outputs and
+ * `--key-extra`.
+ */
+export interface RecordedKey {
+  command: string[]
+  cwd: string
+  inputs: [path: string, digest: string][]
+  env: Record<string, string | null>
+  outputs: string[]
+  keyExtra: string | null
+}
+
 export interface RunManifest {
   format: 'cairn-run'
   version: typeof MANIFEST_VERSION
@@ -40,6 +56,8 @@ export interface RunManifest {
   exitCode: 0
   /** How long the command took when it ran: what a hit saves. */
   commandMs: number
+  /** The key's parts (absent from manifests written before they were recorded). */
+  key?: RecordedKey
 }
 
 /** The manifest's bytes: JSON, one line. */
@@ -73,7 +91,38 @@ export function parseManifest(bytes: Uint8Array, outputs: readonly string[]): Ru
     if (root === entry.path) seenRoots.add(root)
   }
   if (seenRoots.size !== outputs.length) return undefined
-  return value as unknown as RunManifest
+  const manifest = value as unknown as RunManifest
+  // The key's parts only explain a miss; parts that do not parse are dropped, never trusted.
+  if (manifest.key !== undefined && !isRecordedKey(manifest.key)) delete manifest.key
+  return manifest
+}
+
+/** Parses the bytes of any run manifest, whatever its outputs, for `--explain`. */
+export function parseAnyManifest(bytes: Uint8Array): RunManifest | undefined {
+  let value: unknown
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'))
+  } catch {
+    return undefined
+  }
+  if (!isObject(value) || !Array.isArray(value.outputs)) return undefined
+  const outputs = value.outputs.filter((output): output is string => typeof output === 'string')
+  return parseManifest(bytes, outputs)
+}
+
+function isRecordedKey(value: unknown): value is RecordedKey {
+  if (!isObject(value)) return false
+  const strings = (list: unknown) => Array.isArray(list) && list.every((item) => typeof item === 'string')
+  return (
+    strings(value.command) &&
+    typeof value.cwd === 'string' &&
+    Array.isArray(value.inputs) &&
+    value.inputs.every((pair) => Array.isArray(pair) && pair.length === 2 && strings(pair)) &&
+    isObject(value.env) &&
+    Object.values(value.env).every((digest) => digest === null || typeof digest === 'string') &&
+    strings(value.outputs) &&
+    (value.keyExtra === null || typeof value.keyExtra === 'string')
+  )
 }
 
 /** The declared output that `path` is, or lies under; undefined if none or a bad segment. */

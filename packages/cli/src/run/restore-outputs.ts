@@ -1,7 +1,9 @@
 import { chmodSync, createWriteStream, mkdirSync, rmSync, symlinkSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
+import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import type { Hasher } from '@cairn/hash'
 import type { CacheStore as Store } from '@cairn/remote'
 import { SMALL_FILE_BYTES } from './file-digest.js'
 import type { ManifestEntry, RunManifest } from './manifest.js'
@@ -13,6 +15,20 @@ export interface RestoreResult {
   bytes: number
 }
 
+/**
+ * Why a hit restored nothing: an output file's entry is gone (the GC pruned it), or its bytes
+ * do not match the digest the manifest names (the content file was damaged in place).
+ */
+export type RestoreFailure = { problem: 'missing' } | { problem: 'damaged'; path: string; digest: string }
+
+/** The outcome of {@link restoreOutputs}. */
+export type RestoreOutcome = RestoreResult | RestoreFailure
+
+/** True if a restore put the outputs in place. */
+export function restored(outcome: RestoreOutcome): outcome is RestoreResult {
+  return !('problem' in outcome)
+}
+
 /** How many files are copied out of the store at once: enough to overlap the disk's latency. */
 const PARALLEL_COPIES = 8
 
@@ -22,15 +38,18 @@ const PARALLEL_COPIES = 8
  * in an output directory does not survive a hit).
  *
  * Each declared output is first built complete beside its target (`.<name>.cairn-stage-…`),
- * then renamed into place ({@link replacePath}); so if a file's entry is gone (the GC pruned it
- * since the manifest was written) this resolves to undefined, a miss, and the outputs on disk
- * are left as they were for the command to rebuild.
+ * then renamed into place ({@link replacePath}), only once every file is copied and checked;
+ * so if a file's entry is gone (the GC pruned it since the manifest was written), or a file's
+ * bytes do not hash to the digest the manifest names (checked while copying: a content file
+ * damaged in place keeps its size, which is all the store checks on a read), this resolves to
+ * that failure and the outputs on disk are left as they were for the command to rebuild.
  */
 export async function restoreOutputs(
   store: Store,
+  hasher: Hasher,
   manifest: RunManifest,
   cwd: string,
-): Promise<RestoreResult | undefined> {
+): Promise<RestoreOutcome> {
   const staged = new Map<string, string>()
   try {
     for (const output of manifest.outputs) {
@@ -52,17 +71,21 @@ export async function restoreOutputs(
     for (const entry of directories) mkdirSync(stagedPath(entry.path), { mode: 0o700 })
 
     const files = manifest.entries.filter(isFile)
-    let missing = false
+    let failure: RestoreFailure | undefined
     await forEachLimited(files, PARALLEL_COPIES, async (entry) => {
-      if (missing) return
+      if (failure !== undefined) return
       const dest = stagedPath(entry.path)
-      if (!(await restoreFile(store, entry, dest))) {
-        missing = true
+      const copied = await restoreFile(store, hasher, entry, dest)
+      if (copied !== 'ok') {
+        failure ??=
+          copied === 'missing'
+            ? { problem: 'missing' }
+            : { problem: 'damaged', path: entry.path, digest: entry.digest }
         return
       }
       chmodSync(dest, entry.mode)
     })
-    if (missing) return undefined
+    if (failure !== undefined) return failure
 
     for (const entry of manifest.entries) {
       if (entry.type === 'symlink') symlinkSync(entry.target, stagedPath(entry.path))
@@ -95,31 +118,54 @@ export function readBlob(store: Store, digest: string): Buffer | undefined {
 }
 
 /**
- * Writes one output file's blob to `dest` (which must not exist); false when the blob is gone
- * or is not what the manifest names. Small files are read whole (one synchronous record or
- * content read) and written asynchronously, so that up to PARALLEL_COPIES file creations, the
- * slow part on ext4, overlap; large ones are streamed, in bounded memory.
+ * The bytes of a blob as {@link readBlob} gives them, checked against `digest` by hashing them:
+ * 'damaged' when they do not match (the content file changed in place, keeping its size).
+ */
+export function readCheckedBlob(
+  store: Store,
+  hasher: Hasher,
+  digest: string,
+): Buffer | 'missing' | 'damaged' {
+  const data = readBlob(store, digest)
+  if (data === undefined) return 'missing'
+  return hasher.bytes(data) === digest ? data : 'damaged'
+}
+
+/**
+ * Writes one output file's blob to `dest` (which must not exist), hashing the bytes as they are
+ * copied: 'missing' when the blob is gone or is not what the manifest names, 'damaged' when its
+ * bytes do not hash to the manifest's digest. Small files are read whole (one synchronous
+ * record or content read) and written asynchronously, so that up to PARALLEL_COPIES file
+ * creations, the slow part on ext4, overlap; large ones are streamed, in bounded memory.
  */
 async function restoreFile(
   store: Store,
+  hasher: Hasher,
   file: ManifestEntry & { type: 'file' },
   dest: string,
-): Promise<boolean> {
+): Promise<'ok' | 'missing' | 'damaged'> {
   if (file.size <= SMALL_FILE_BYTES) {
-    const data = readBlob(store, file.digest)
-    if (data === undefined) return false
+    const data = readCheckedBlob(store, hasher, file.digest)
+    if (typeof data === 'string') return data
     await writeFile(dest, data, { flag: 'wx', mode: 0o600 })
-    return true
+    return 'ok'
   }
   const opened = await store.getStream(file.digest)
-  if (opened === undefined) return false
+  if (opened === undefined) return 'missing'
   if (opened.info.digest !== file.digest) {
     opened.stream.destroy()
     await store.delete(file.digest)
-    return false
+    return 'missing'
   }
-  await pipeline(opened.stream, createWriteStream(dest, { flags: 'wx', mode: 0o600 }))
-  return true
+  const digest = hasher.stream()
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      digest.update(chunk)
+      done(null, chunk)
+    },
+  })
+  await pipeline(opened.stream, hashing, createWriteStream(dest, { flags: 'wx', mode: 0o600 }))
+  return digest.digest() === file.digest ? 'ok' : 'damaged'
 }
 
 function isDirectory(entry: ManifestEntry): entry is ManifestEntry & { type: 'directory' } {

@@ -1,5 +1,5 @@
-import { lstatSync, renameSync, rmSync } from 'node:fs'
-import { relative } from 'node:path'
+import { lstatSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { relative, resolve } from 'node:path'
 import { createHasher, type Hasher } from '@cairn/hash'
 import { type CacheStore, type RemoteFlags, RemoteStore } from '@cairn/remote'
 import { errnoOf } from '@cairn/store/protocol'
@@ -16,26 +16,35 @@ import {
 } from '../common-options.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
 import { counted, duration, megabytes, shortKey, toPosixPath } from '../format.js'
-import { envFlag, type Io, note } from '../io.js'
+import { envFlag, type Io, note, writeLine } from '../io.js'
 import { closeStore, openStoreForWriting } from '../open-store.js'
 import { isUsageError } from '../report-error.js'
 import { resolveStoreDir } from '../store-dir.js'
-import { collectOutputs, NotCacheableError } from './collect-outputs.js'
+import { type CollectedEntry, collectOutputs, NotCacheableError } from './collect-outputs.js'
 import { compareOutputs, describeOutputs } from './compare-outputs.js'
 import { type DeclaredOutput, declareOutputs } from './declared-outputs.js'
-import { expandInputs } from './input-files.js'
-import { encodeManifest, parseManifest, type RunManifest } from './manifest.js'
+import { describeKey, explainMiss, findPreviousRun } from './explain.js'
+import { compareStrings, expandInputs } from './input-files.js'
+import { encodeManifest, parseManifest, type RecordedKey, type RunManifest } from './manifest.js'
 import { findProjectRoot } from './project-root.js'
 import { relocatable } from './relocatable.js'
+import { removeDamagedBlob } from './remove-damaged.js'
 import { siblingName } from './replace-path.js'
-import { type RestoreResult, readBlob, restoreOutputs } from './restore-outputs.js'
+import {
+  type RestoreOutcome,
+  type RestoreResult,
+  readCheckedBlob,
+  restored,
+  restoreOutputs,
+} from './restore-outputs.js'
 import { CommandNotStartedError, type CommandResult, runCommand } from './run-command.js'
 import { digestInputs, pickEnv, runKey } from './run-key.js'
 import { runMetadata } from './run-metadata.js'
 import { storeBytes, storeOutputFiles } from './store-outputs.js'
+import { commandEnv, forStream } from './terminal.js'
 
 const usage =
-  "cairn run [--store DIR] [--remote URL] [--remote-header 'Name: value'] --inputs GLOB... --outputs PATH... [--env NAME...] [--key-extra STRING] [--allow-empty] [--verify] [--quiet] -- <command> [args...]"
+  "cairn run [--store DIR] [--remote URL] [--remote-header 'Name: value'] --inputs GLOB... --outputs PATH... [--env NAME...] [--key-extra STRING] [--root DIR] [--no-gitignore] [--allow-empty] [--keep-outputs] [--verify] [--explain] [--quiet] -- <command> [args...]"
 
 /** `cairn run`'s options, checked. */
 interface RunOptions {
@@ -48,15 +57,24 @@ interface RunOptions {
   allowEmpty: boolean
   verify: boolean
   quiet: boolean
+  root: string | undefined
+  gitignore: boolean
+  keepOutputs: boolean
+  explain: boolean
   command: string[]
 }
 
-/** A run ready to look up: its store, key and outputs. */
+/** A run ready to look up: its store, key, the key's parts and outputs. */
 interface PreparedRun {
   store: CacheStore
   hasher: Hasher
   key: string
+  root: string
+  parts: RecordedKey
   outputs: DeclaredOutput[]
+  /** The command as given, for finding earlier runs of it (--explain). */
+  commandLine: string[]
+  allowForeignOwner: boolean
 }
 
 export const runCommandLine: Command = {
@@ -68,21 +86,35 @@ restored instead (paths, bytes, modes; replacing what is there) and its stdout a
 replayed, with exit code 0. A command that fails is not cached.
 
 The key covers: the command and its arguments; the working directory relative to the project
-root (the nearest directory with a .git or package.json); every input file's path (relative to
-the project root) and content; the --env variables' values; the declared outputs; --key-extra.
-Never the checkout's absolute path (in arguments and --env values it counts as "<root>"), never
-timestamps: two checkouts of a repository share hits.
+root; every input file's path (relative to the project root) and content; the --env variables'
+values; the declared outputs; --key-extra. Never the checkout's absolute path (in arguments and
+--env values it counts as "<root>"), never timestamps: two checkouts of a repository share hits.
+
+The project root is the repository root (the nearest directory with a .git), else the nearest
+workspace root (pnpm-workspace.yaml, or a package.json with "workspaces"), else the nearest
+package.json, else the working directory; --root DIR sets it. An input, output or working
+directory outside it is an error (exit 2).
+
+On a miss the declared outputs are first moved aside (and put back if the command fails), so
+what is stored is exactly what the command wrote, never a stale file of an earlier build.
 
 Options:
   --inputs GLOB...     input files (globs relative to the working directory; a directory means
-                       every file under it; * does not match dot files; files under the
-                       outputs or the store are left out); repeatable
+                       every file under it; * does not match dot files; !GLOB excludes; files
+                       under the outputs or the store, files git ignores and node_modules
+                       (unless a pattern names it) are left out); repeatable
   --outputs PATH...    files and directories the command writes (never the store, the project
                        root or the working directory, nor anything holding or inside the store,
                        however spelled); repeatable
   --env NAME...        environment variables whose values the outputs depend on; repeatable
   --key-extra STRING   anything else the outputs depend on (a tool version, a platform)
+  --root DIR           the project root every path in the key is relative to
+  --no-gitignore       also hash input files that .gitignore or .git/info/exclude ignore
   --allow-empty        let an --inputs pattern match nothing (otherwise exit 2)
+  --keep-outputs       on a miss, leave the declared outputs in place for the command (for tools
+                       that update their previous outputs); files it did not write are named
+  --explain            print the key's parts and, on a miss, what differs from the last stored
+                       run of the same command in this directory ("changed: src/a.ts")
   --verify             on a hit, run the command anyway, as on a clean miss (the declared
                        outputs moved aside first), and compare its outputs with the cached
                        ones; exit 1 and list every difference if they differ. The cached
@@ -90,6 +122,10 @@ Options:
 ${STORE_HELP}
 ${REMOTE_HELP}
   --quiet, -q          no "cairn: hit/miss" line on stderr
+
+When cairn's stdout or stderr is a terminal, the command runs with FORCE_COLOR=1 and
+CLICOLOR_FORCE=1 (unless set), so it keeps its colours; a hit replays them to a terminal and
+strips them elsewhere.
 
 Environment: CAIRN_DISABLE=1 runs the command without the cache; CAIRN_VERIFY=1 is --verify;
 CAIRN_DIR is the default store; CAIRN_REMOTE is --remote, CAIRN_REMOTE_HEADERS holds headers
@@ -133,6 +169,7 @@ async function runCached(prepared: PreparedRun, options: RunOptions, io: Io): Pr
     note(io, false, `${messageOf(error)}; running the command without the cache`)
     return runWithoutCache(options, io)
   }
+  if (options.explain) await explain(prepared, manifest !== undefined, io)
   if (manifest !== undefined) {
     if (options.verify || envFlag(io.env, 'CAIRN_VERIFY')) return verifyHit(prepared, manifest, options, io)
     try {
@@ -144,6 +181,31 @@ async function runCached(prepared: PreparedRun, options: RunOptions, io: Io): Pr
     }
   }
   return runAndStore(prepared, options, io)
+}
+
+/**
+ * `--explain`: the key's parts, then on a miss how they differ from the last stored run of the
+ * same command in the same directory. On stderr, the difference lines unprefixed
+ * ("changed: src/a.ts"), so that they can be read and grepped as they are.
+ */
+async function explain(run: PreparedRun, hit: boolean, io: Io): Promise<void> {
+  const [head, ...parts] = describeKey(run.key, run.root, run.parts)
+  note(io, false, `explain: ${head}`)
+  for (const line of parts) writeLine(io.stderr, line)
+  if (hit) {
+    note(io, false, `explain: hit ${shortKey(run.key)}`)
+    return
+  }
+  let previous: Awaited<ReturnType<typeof findPreviousRun>>
+  try {
+    previous = await findPreviousRun(run.store, run.commandLine, run.parts.cwd)
+  } catch (error) {
+    note(io, false, `explain: cannot read earlier runs: ${messageOf(error)}`)
+    return
+  }
+  const [first, ...lines] = explainMiss(run.parts, previous)
+  note(io, false, `explain: miss ${shortKey(run.key)}; ${first}`)
+  for (const line of lines) writeLine(io.stderr, line)
 }
 
 function parseRunOptions(argv: string[]): RunOptions {
@@ -158,6 +220,10 @@ function parseRunOptions(argv: string[]): RunOptions {
       'key-extra': { type: 'string' },
       'allow-empty': { type: 'boolean' },
       verify: { type: 'boolean' },
+      root: { type: 'string' },
+      'no-gitignore': { type: 'boolean' },
+      'keep-outputs': { type: 'boolean' },
+      explain: { type: 'boolean' },
       ...QUIET_OPTION,
     },
     positionals: { min: 0, max: 0 },
@@ -174,6 +240,10 @@ function parseRunOptions(argv: string[]): RunOptions {
     allowEmpty: values['allow-empty'] === true,
     verify: values.verify === true,
     quiet: values.quiet === true,
+    root: values.root as string | undefined,
+    gitignore: values['no-gitignore'] !== true,
+    keepOutputs: values['keep-outputs'] === true,
+    explain: values.explain === true,
     command: rest ?? [],
   }
   if (rest === undefined || rest.length === 0) {
@@ -197,7 +267,7 @@ function parseRunOptions(argv: string[]): RunOptions {
 /** Opens the store and computes the key: everything before the lookup. */
 async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
   const storeDir = resolveStoreDir(options.store, io.env, io.cwd)
-  const root = findProjectRoot(io.cwd)
+  const root = projectRoot(options, io)
   let outputs: DeclaredOutput[]
   try {
     outputs = declareOutputs(options.outputs, { cwd: io.cwd, root, storeDir })
@@ -212,6 +282,7 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
       root,
       allowEmpty: options.allowEmpty,
       exclude: [...outputs.map((output) => output.absolute), storeDir],
+      gitignore: options.gitignore,
     })
   } catch (error) {
     if (error instanceof UsageError) throw new UsageError(error.message, usage)
@@ -219,15 +290,57 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
   }
   const store = await openStoreForWriting(options.store, io, options.remote, usage)
   const hasher = await createHasher({ algorithm: store.algorithm })
-  const key = runKey(hasher, {
+  const env = pickEnv(io.env, options.env, (value) => relocatable(value, root))
+  const keyParts = {
     command: options.command.map((arg) => relocatable(arg, root)),
     cwd: toPosixPath(relative(root, io.cwd)) || '.',
     inputs: await digestInputs(hasher, inputs),
-    env: pickEnv(io.env, options.env, (value) => relocatable(value, root)),
+    env,
     outputs: outputs.map((output) => output.path),
     keyExtra: options.keyExtra,
-  })
-  return { store, hasher, key, outputs }
+  }
+  const key = runKey(hasher, keyParts)
+  // What the manifest records of the key: values' digests only, as they may be secrets.
+  const envDigests: Record<string, string | null> = {}
+  for (const name of Object.keys(env).sort(compareStrings)) {
+    const value = env[name]
+    envDigests[name] = value === null || value === undefined ? null : hasher.bytes(value)
+  }
+  const parts: RecordedKey = { ...keyParts, inputs: keyParts.inputs, env: envDigests }
+  return {
+    store,
+    hasher,
+    key,
+    root,
+    parts,
+    outputs,
+    commandLine: options.command,
+    allowForeignOwner: io.env.CAIRN_ALLOW_FOREIGN_OWNER === '1',
+  }
+}
+
+/**
+ * The project root: `--root` (which must be a directory holding the working directory), else
+ * {@link findProjectRoot}.
+ */
+function projectRoot(options: RunOptions, io: Io): string {
+  if (options.root === undefined) return findProjectRoot(io.cwd)
+  const root = resolve(io.cwd, options.root)
+  let isDirectory = false
+  try {
+    isDirectory = statSync(root).isDirectory()
+  } catch {
+    // Reported below.
+  }
+  if (!isDirectory) throw new UsageError(`--root ${JSON.stringify(options.root)} is not a directory.`, usage)
+  const cwd = toPosixPath(relative(root, io.cwd))
+  if (cwd === '..' || cwd.startsWith('../') || resolve(root, cwd) !== resolve(io.cwd)) {
+    throw new UsageError(
+      `the working directory ${io.cwd} is outside the project root ${root} given by --root: every path in the key is relative to the root; run cairn from inside it, or pass a --root that holds the working directory.`,
+      usage,
+    )
+  }
+  return root
 }
 
 /**
@@ -247,9 +360,11 @@ async function lookUp(run: PreparedRun): Promise<RunManifest | undefined> {
 }
 
 /**
- * Restores a hit and replays its output; resolves to the exit code, or undefined when part of
- * the entry is gone (the GC pruned an output file or a log since): then the stale manifest is
- * removed and the run goes on as a miss. Never a failure.
+ * Restores a hit and replays its output; resolves to the exit code, or undefined when the run
+ * must go on as a miss: part of the entry is gone (the GC pruned an output file or a log since;
+ * the stale manifest is then removed), or a file's bytes do not match the manifest's digest
+ * (the damaged content and the manifest are removed, and it says so in one line). Nothing is
+ * restored unless every file was checked.
  */
 async function restoreHit(
   run: PreparedRun,
@@ -259,17 +374,36 @@ async function restoreHit(
 ): Promise<number | undefined> {
   const started = performance.now()
   await prefetch(run, manifest)
-  const stdout = readBlob(run.store, manifest.stdout.digest)
-  const stderr = readBlob(run.store, manifest.stderr.digest)
-  const restored = stdout && stderr ? await restoreOutputs(run.store, manifest, io.cwd) : undefined
-  if (stdout === undefined || stderr === undefined || restored === undefined) {
-    await run.store.delete(run.key)
+  const stdout = readCheckedBlob(run.store, run.hasher, manifest.stdout.digest)
+  const stderr = readCheckedBlob(run.store, run.hasher, manifest.stderr.digest)
+  let outcome: RestoreOutcome
+  if (stdout === 'damaged') outcome = { problem: 'damaged', path: '(stdout)', digest: manifest.stdout.digest }
+  else if (stderr === 'damaged')
+    outcome = { problem: 'damaged', path: '(stderr)', digest: manifest.stderr.digest }
+  else if (stdout === 'missing' || stderr === 'missing') outcome = { problem: 'missing' }
+  else outcome = await restoreOutputs(run.store, run.hasher, manifest, io.cwd)
+  if (!restored(outcome) || typeof stdout === 'string' || typeof stderr === 'string') {
+    await dropBrokenHit(run, outcome, io)
     return undefined
   }
-  await write(io.stdout, stdout)
-  await write(io.stderr, stderr)
-  noteHit(run, restored, started, options, io)
+  await write(io.stdout, forStream(stdout, io.stdout))
+  await write(io.stderr, forStream(stderr, io.stderr))
+  noteHit(run, outcome, started, options, io)
   return EXIT_OK
+}
+
+/** After a hit that could not be restored: removes what is broken, and says so if damaged. */
+async function dropBrokenHit(run: PreparedRun, outcome: RestoreOutcome, io: Io): Promise<void> {
+  if (!('problem' in outcome) || outcome.problem === 'missing') {
+    await run.store.delete(run.key)
+    return
+  }
+  await removeDamagedBlob(run.store, outcome.digest, run.key, run.allowForeignOwner)
+  note(
+    io,
+    false,
+    `damaged ${shortKey(run.key)}: the stored ${outcome.path} does not match its digest ${shortKey(outcome.digest)}; removed it, running the command to store it again`,
+  )
 }
 
 /**
@@ -301,10 +435,36 @@ async function prefetch(run: PreparedRun, manifest: RunManifest): Promise<void> 
   await run.store.prefetch([manifest.stdout.digest, manifest.stderr.digest, ...files])
 }
 
-/** A miss: runs the command, and stores its outputs if it succeeded. */
+/**
+ * A miss: runs the command, and stores its outputs if it succeeded. The declared outputs are
+ * first moved aside, so that what is stored is exactly what the command wrote (a `.js` whose
+ * source was deleted, left by an earlier build, must not reach a clean checkout on a hit); they
+ * are put back if the command fails, and removed once it succeeded. With `--keep-outputs` they
+ * stay for the command, and files it did not write during this run are named.
+ */
 async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promise<number> {
-  const result = await runReporting(options, io, true)
-  if (typeof result === 'number') return result
+  const asides = options.keepOutputs ? [] : moveOutputsAside(run.outputs)
+  const clock = options.keepOutputs ? fileClock(run.outputs) : undefined
+  let succeeded = false
+  try {
+    const result = await runReporting(options, io, true)
+    if (typeof result === 'number') return result
+    succeeded = result.exitCode === 0
+    return await storeRun(run, result, clock, options, io)
+  } finally {
+    if (succeeded) for (const { aside } of asides) rmSync(aside, { recursive: true, force: true })
+    else putBack(asides)
+  }
+}
+
+/** After a miss: stores what the command wrote, if it succeeded; resolves to its exit code. */
+async function storeRun(
+  run: PreparedRun,
+  result: CommandResult,
+  clock: number | undefined,
+  options: RunOptions,
+  io: Io,
+): Promise<number> {
   const key8 = shortKey(run.key)
   if (result.exitCode !== 0) {
     note(io, options.quiet, `miss ${key8} (the command exited with ${result.exitCode}; not cached)`)
@@ -324,7 +484,9 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
   }
   const started = performance.now()
   try {
-    const entries = await storeOutputFiles(run.store, run.hasher, collectOutputs(run.outputs))
+    const collected = collectOutputs(run.outputs)
+    if (clock !== undefined) warnUnwritten(collected, clock, io)
+    const entries = await storeOutputFiles(run.store, run.hasher, collected)
     const manifest: RunManifest = {
       format: 'cairn-run',
       version: 1,
@@ -334,6 +496,7 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
       stderr: { size: result.stderr.length, digest: storeBytes(run.store, run.hasher, result.stderr) },
       exitCode: 0,
       commandMs: Math.round(result.ms),
+      key: run.parts,
     }
     let files = 0
     let bytes = 0
@@ -343,21 +506,66 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
         bytes += entry.size
       }
     }
-    await run.store.put(run.key, encodeManifest(manifest), {
-      metadata: runMetadata(options.command, files, bytes),
+    const put = await run.store.put(run.key, encodeManifest(manifest), {
+      metadata: runMetadata(options.command, run.parts.cwd, files, bytes),
     })
     const ms = Math.round(performance.now() - started)
-    note(
-      io,
-      options.quiet,
-      `miss ${key8} (stored ${counted(files, 'file')}, ${megabytes(bytes)} in ${ms} ms; the command took ${duration(result.ms)})`,
-    )
+    const what = put.published
+      ? `stored ${counted(files, 'file')}, ${megabytes(bytes)} in ${ms} ms`
+      : 'not stored: another run stored this key first, and its copy was kept'
+    note(io, options.quiet, `miss ${key8} (${what}; the command took ${duration(result.ms)})`)
   } catch (error) {
     // The command succeeded; failing to cache it must not fail the build.
     const quiet = options.quiet && error instanceof NotCacheableError
     note(io, quiet, `miss ${key8} (not stored: ${messageOf(error)})`)
   }
   return result.exitCode
+}
+
+/**
+ * The filesystem's own clock, read by creating a file beside the first declared output: files
+ * the command writes afterwards have an mtime at least this. (The process clock is not the one
+ * the kernel stamps files with, which lags it by up to a scheduler tick.) Undefined if it cannot
+ * be read: then nothing is named.
+ */
+function fileClock(outputs: readonly DeclaredOutput[]): number | undefined {
+  const first = outputs[0]
+  if (first === undefined) return undefined
+  const probe = siblingName(first.absolute, 'clock')
+  try {
+    writeFileSync(probe, '', { flag: 'wx' })
+    return statSync(probe).mtimeMs
+  } catch {
+    return undefined
+  } finally {
+    rmSync(probe, { force: true })
+  }
+}
+
+/** The most files `--keep-outputs` names one per line; the rest are counted. */
+const MAX_NAMED = 20
+
+/** `--keep-outputs`: names every output file older than the command's start. */
+function warnUnwritten(collected: readonly CollectedEntry[], clock: number, io: Io): void {
+  const stale = collected.flatMap((entry) =>
+    entry.type === 'file' && entry.stamp.mtimeMs < clock ? [entry.path] : [],
+  )
+  if (stale.length === 0) return
+  note(
+    io,
+    false,
+    `--keep-outputs: ${counted(stale.length, 'output file')} not written by this run (older than the command's start) will be stored with its outputs:`,
+  )
+  for (const path of stale.slice(0, MAX_NAMED)) writeLine(io.stderr, `  ${path}`)
+  if (stale.length > MAX_NAMED) writeLine(io.stderr, `  … and ${stale.length - MAX_NAMED} more`)
+}
+
+/** Puts moved-aside outputs back in place of whatever the command left there. */
+function putBack(asides: readonly MovedAside[]): void {
+  for (const { target, aside } of [...asides].reverse()) {
+    rmSync(target, { recursive: true, force: true })
+    renameSync(aside, target)
+  }
 }
 
 /**
@@ -447,7 +655,7 @@ function moveOutputsAside(outputs: readonly DeclaredOutput[]): MovedAside[] {
   const moved: MovedAside[] = []
   try {
     for (const output of outputs) {
-      const aside = siblingName(output.absolute, 'verify')
+      const aside = siblingName(output.absolute, 'aside')
       try {
         renameSync(output.absolute, aside)
       } catch (error) {
@@ -478,21 +686,22 @@ async function settleVerifiedOutputs(
   options: RunOptions,
   io: Io,
 ): Promise<void> {
-  let restored: RestoreResult | undefined
+  let outcome: RestoreOutcome | undefined
   const started = performance.now()
   try {
     await prefetch(run, manifest)
-    restored = await restoreOutputs(run.store, manifest, io.cwd)
-    if (restored === undefined) await run.store.delete(run.key)
+    outcome = await restoreOutputs(run.store, run.hasher, manifest, io.cwd)
+    if (!restored(outcome)) await dropBrokenHit(run, outcome, io)
   } catch (error) {
     note(io, false, `cannot restore ${shortKey(run.key)}: ${messageOf(error)}`)
   }
+  const done = outcome !== undefined && restored(outcome)
   for (const { target, aside } of asides) {
-    if (restored === undefined && !exists(target)) renameSync(aside, target)
+    if (!done && !exists(target)) renameSync(aside, target)
     else rmSync(aside, { recursive: true, force: true })
   }
-  if (restored === undefined) return
-  noteHit(run, restored, started, options, io)
+  if (outcome === undefined || !restored(outcome)) return
+  noteHit(run, outcome, started, options, io)
 }
 
 function exists(path: string): boolean {
@@ -513,7 +722,8 @@ async function runWithoutCache(options: RunOptions, io: Io): Promise<number> {
 /** Runs the command; a command that cannot be started is reported, with exit code 127. */
 async function runReporting(options: RunOptions, io: Io, capture: boolean): Promise<CommandResult | number> {
   try {
-    return await runCommand(options.command, { cwd: io.cwd, env: io.env, io, capture })
+    const env = capture ? commandEnv(io.env, io.stdout, io.stderr) : io.env
+    return await runCommand(options.command, { cwd: io.cwd, env, io, capture })
   } catch (error) {
     if (!(error instanceof CommandNotStartedError)) throw error
     note(io, false, error.message)
