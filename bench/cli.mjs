@@ -63,7 +63,7 @@ export async function benchCli({ quick = false } = {}) {
     for (let round = 0; round < rounds; round++) {
       rmSync(join(project, 'out'), { recursive: true, force: true })
       const hit = timed(process.execPath, [CAIRN, ...run], project)
-      const line = /^cairn: hit [0-9a-f]{8} \(restored (\d+) files, [\d.]+ MB in (\d+) ms\)$/m.exec(
+      const line = /^cairn: hit [0-9a-f]{8} \(restored (\d+) files, [\d.]+ MiB in (\d+) ms\)$/m.exec(
         hit.stderr,
       )
       if (!line || Number(line[1]) !== FILES)

@@ -15,21 +15,26 @@ export function counted(count: number, singular: string, plural = `${singular}s`
   return `${count} ${count === 1 ? singular : plural}`
 }
 
-/** Bytes as decimal megabytes with two decimals (`0.01 MB`, `10.49 MB`), as the run lines show. */
+/**
+ * Bytes as binary megabytes with two decimals (`0.01 MiB`, `10.49 MiB`), as the run lines show.
+ * Every size cairn prints is in binary units (KiB, MiB: powers of 1024), as `cairn gc` prints
+ * them, so the same store never reads as kB in one command and KiB in another.
+ */
 export function megabytes(bytes: number): string {
-  return `${(bytes / 1_000_000).toFixed(2)} MB`
+  return `${(bytes / 1024 ** 2).toFixed(2)} MiB`
 }
 
-/** Bytes in the largest fitting unit, for listings: `512 B`, `4.0 kB`, `12.3 MB`. */
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
+
+/** Bytes in the largest fitting binary unit, for listings: `512 B`, `4.0 KiB`, `12.3 MiB`. */
 export function humanBytes(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
   let value = bytes
   let unit = 0
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024
     unit += 1
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${BYTE_UNITS[unit]}`
 }
 
 /** Milliseconds, rounded: `840 ms`, or seconds with one decimal from 10 s on: `12.5 s`. */

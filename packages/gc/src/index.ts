@@ -10,4 +10,12 @@ export {
   parseSize,
 } from './policy.js'
 export { type PruneOptions, type PruneReport, prune, type Tally } from './prune.js'
+export {
+  isRunMetadata,
+  MANIFEST_MAX_BYTES,
+  memberKeys,
+  parseMembers,
+  type RunMembers,
+  readRunMembers,
+} from './run-manifest.js'
 export type { Foreign } from './scan.js'

@@ -5,7 +5,7 @@ import { entriesWithUse } from '../entry-uses.js'
 import { EXIT_OK } from '../exit-codes.js'
 import { type Io, writeLine } from '../io.js'
 import { openStoreIfExists } from '../open-store.js'
-import { runCommandOf } from '../run/run-metadata.js'
+import { runCommandOf, runCwdOf } from '../run/run-metadata.js'
 
 const usage = 'cairn ls [--store DIR] [--json]'
 
@@ -14,7 +14,8 @@ export const lsCommand: Command = {
   summary: 'list entries: key, size, last use',
   usage,
   help: `Lists every entry: its key, content size in bytes and last use, one per line, in key order.
-Entries stored by \`cairn run\` also show their command.
+Entries stored by \`cairn run\` also show their working directory (relative to the project
+root) and command: \`run in packages/core: tsc -p .\`.
 
 With --json, prints one JSON array of {key, size, digest, created, lastUsed, metadata}
 (times as ISO 8601 strings; metadata null when there is none) and nothing else on stdout.
@@ -49,8 +50,10 @@ async function run(argv: string[], io: Io): Promise<number> {
         })
       } else {
         const command = runCommandOf(entry.metadata)
+        const cwd = runCwdOf(entry.metadata)
         const line = `${entry.key}  ${String(entry.size).padStart(12)}  ${entry.lastUsed.toISOString()}`
-        writeLine(io.stdout, command === undefined ? line : `${line}  run: ${command}`)
+        const run = cwd === undefined ? `run: ${command}` : `run in ${cwd}: ${command}`
+        writeLine(io.stdout, command === undefined ? line : `${line}  ${run}`)
       }
     }
   }

@@ -1,5 +1,7 @@
+import { isRunMetadata, memberKeys, readRunMembers } from '@cairn/gc'
+import { DIGEST_LENGTH } from '@cairn/hash'
 import { type RemoteStats, readRemoteStats, remoteStatsPath } from '@cairn/remote'
-import type { Store } from '@cairn/store'
+import { Layout, type Store } from '@cairn/store'
 import { parseCommandLine } from '../args.js'
 import type { Command } from '../command.js'
 import { JSON_OPTION, STORE_HELP, STORE_OPTION, storeFlag } from '../common-options.js'
@@ -19,7 +21,10 @@ const LARGEST_SHOWN = 5
 export interface StoreSummary {
   store: string
   entries: number
-  /** Entries that are `cairn run` manifests; each names a blob entry per output file, stdout, stderr. */
+  /**
+   * `cairn run` runs that can be restored: manifests whose every blob (one entry per output
+   * file, stdout, stderr) is in the store.
+   */
   runs: number
   /** Content bytes, each distinct content counted once (as it is stored). */
   bytes: number
@@ -30,8 +35,11 @@ export interface StoreSummary {
   /** Least and most recent last use (record mtime), ISO 8601; null for an empty store. */
   oldestUse: string | null
   newestUse: string | null
-  /** The largest entries, largest first. */
-  largest: { key: string; size: number; lastUsed: string }[]
+  /**
+   * The largest entries, largest first; `what` names a run's manifest (`run: <command>`) or a
+   * run's output file (`file: <path>`, as the first run naming it recorded it), else null.
+   */
+  largest: { key: string; size: number; lastUsed: string; what: string | null }[]
   /** What remote tiers did, summed over every command that used one here (all 0 if none). */
   remote: RemoteStats
 }
@@ -46,8 +54,10 @@ are used; the oldest and newest last use (hits refresh it at most once an hour);
 largest entries.
 
 With --json, prints one JSON object {store, entries, runs, bytes, entryBytes, shards,
-oldestUse, newestUse, largest: [{key, size, lastUsed}]} and nothing else on stdout; runs counts
-the entries that are cairn run manifests (each run also stores one entry per output file).
+oldestUse, newestUse, largest: [{key, size, lastUsed, what}]} and nothing else on stdout; runs
+counts the cairn runs that can be restored (a manifest whose every file is in the store; each
+run stores one entry per output file besides its manifest); what names the run (its command) or
+the output file an entry holds. Sizes are in binary units (KiB, MiB), as cairn gc prints them.
 
 Options:
   --json               print JSON
@@ -75,12 +85,16 @@ async function summarize(store: Store): Promise<StoreSummary> {
   const summary = emptySummary(store.dir)
   const sizeOfDigest = new Map<string, number>()
   const shards = new Set<string>()
+  const keys = new Set<string>()
+  const manifests: { key: string; command: string }[] = []
   let oldest = Number.POSITIVE_INFINITY
   let newest = Number.NEGATIVE_INFINITY
   const largest: { key: string; size: number; lastUsed: Date }[] = []
   for await (const entry of entriesWithUse(store)) {
     summary.entries += 1
-    if (runCommandOf(entry.metadata) !== undefined) summary.runs += 1
+    keys.add(entry.key)
+    const command = runCommandOf(entry.metadata)
+    if (command !== undefined && isRunMetadata(entry.metadata)) manifests.push({ key: entry.key, command })
     summary.entryBytes += entry.size
     sizeOfDigest.set(entry.digest, entry.size)
     shards.add(entry.key.slice(0, 2))
@@ -91,13 +105,31 @@ async function summarize(store: Store): Promise<StoreSummary> {
     if (largest.length > LARGEST_SHOWN * 4) trimLargest(largest)
   }
   trimLargest(largest)
+  // Runs: read each manifest from the store's files (looking is not a use, so no time changes).
+  const layout = new Layout(store.dir)
+  const digestLength = DIGEST_LENGTH[store.algorithm]
+  const what = new Map<string, string>()
+  const wanted = new Set(largest.map((entry) => entry.key))
+  for (const { key, command } of manifests) {
+    const members = readRunMembers(layout, key, digestLength)
+    if (members === undefined) continue
+    if (memberKeys(members).every((member) => keys.has(member))) summary.runs += 1
+    if (wanted.has(key)) what.set(key, `run: ${command}`)
+    for (const file of members.files) {
+      if (wanted.has(file.digest) && !what.has(file.digest)) what.set(file.digest, `file: ${file.path}`)
+    }
+  }
   for (const size of sizeOfDigest.values()) summary.bytes += size
   summary.shards = shards.size
   if (summary.entries > 0) {
     summary.oldestUse = new Date(oldest).toISOString()
     summary.newestUse = new Date(newest).toISOString()
   }
-  summary.largest = largest.map((entry) => ({ ...entry, lastUsed: entry.lastUsed.toISOString() }))
+  summary.largest = largest.map((entry) => ({
+    ...entry,
+    lastUsed: entry.lastUsed.toISOString(),
+    what: what.get(entry.key) ?? null,
+  }))
   return summary
 }
 
@@ -128,7 +160,7 @@ function writeSummary(io: Io, summary: StoreSummary): void {
       'entries',
       summary.runs === 0
         ? String(summary.entries)
-        : `${summary.entries} (${counted(summary.runs, 'cairn run')}, and the files they stored)`,
+        : `${summary.entries} (${counted(summary.runs, 'restorable cairn run')}, and the files they stored)`,
     ],
     [
       'bytes',
@@ -151,7 +183,7 @@ function writeSummary(io: Io, summary: StoreSummary): void {
     for (const entry of summary.largest) {
       writeLine(
         io.stdout,
-        `  ${entry.key}  ${humanBytes(entry.size).padStart(9)}  last used ${entry.lastUsed}`,
+        `  ${entry.key}  ${humanBytes(entry.size).padStart(9)}  last used ${entry.lastUsed}${entry.what === null ? '' : `  ${entry.what}`}`,
       )
     }
   }
