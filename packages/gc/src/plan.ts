@@ -16,6 +16,19 @@ export interface PlanInput {
   contentSize: ArrayLike<number>
   /** How many content numbers there are. */
   contentCount: number
+  /**
+   * `cairn run` groups (run-groups.ts): a manifest is planned with every entry it names, as one
+   * unit, by the manifest's last use; an entry some run names (`memberOnly`) is planned only
+   * through its runs. Without it every entry is its own unit.
+   */
+  groups?: PlanGroups | undefined
+}
+
+/** What the plan needs of {@link RunGroups}: entry i's members and whether it is only a member. */
+export interface PlanGroups {
+  memberStart: ArrayLike<number>
+  members: ArrayLike<number>
+  memberOnly: ArrayLike<number>
 }
 
 export interface PlanLimits {
@@ -44,7 +57,7 @@ export interface Plan {
   removed: Tally
   /** The byte budget that applied (maxBytes and maxDiskPercent combined), if any. */
   byteBudget: number | undefined
-  /** Of the removed entries, how many are older than maxAge. */
+  /** Of the removed units (entries, or runs with the entries only they name), how many are older than maxAge. */
   expired: number
 }
 
@@ -55,32 +68,44 @@ export interface Plan {
  * every older entry goes too, even one that would fit, so that what survives is always exactly
  * the most recently used entries. An entry whose content a newer kept entry already counts adds
  * no bytes. Entries used at the same millisecond keep their scan order.
+ *
+ * With `groups`, the unit is a run: its manifest and every entry it names are kept or removed
+ * together, ordered by the manifest's last use, and an entry that runs name is kept exactly when
+ * one of them is (it adds its bytes once, with the newest run that keeps it).
  */
 export function planPrune(input: PlanInput, limits: PlanLimits): Plan {
-  const { count, content, contentSize } = input
+  const { count, content, contentSize, groups } = input
   const now = limits.now
   const planned = new Uint32Array(count)
   let plannedCount = 0
+  let unitCount = 0
   const counted = new Uint8Array(input.contentCount)
   let scannedBytes = 0
   for (let index = 0; index < count; index++) {
     const id = content[index] as number
     if (id < 0) continue
-    planned[plannedCount++] = index
+    plannedCount += 1
+    // Entries only runs name are units' members, not units.
+    if (groups === undefined || groups.memberOnly[index] !== 1) planned[unitCount++] = index
     if (counted[id] === 0) {
       counted[id] = 1
       scannedBytes += contentSize[id] as number
     }
   }
   const byteBudget = budgetOf(limits, scannedBytes)
-  const order = newestFirst(planned.subarray(0, plannedCount), input.lastUse, now)
+  const order = newestFirst(planned.subarray(0, unitCount), input.lastUse, now)
 
   const keep = new Uint8Array(count)
   const kept = new Uint8Array(input.contentCount)
+  // Contents already added by the unit being weighed, marked with its turn (a unit's members
+  // may share content with each other or with the manifest).
+  const weighed = new Uint32Array(input.contentCount)
+  let turn = 0
   let keptEntries = 0
   let keptBytes = 0
   let expired = 0
   let full = false
+  const unit: number[] = []
   for (const index of order) {
     const age = now - Math.min(input.lastUse[index] as number, now)
     if (limits.maxAge !== undefined && age > limits.maxAge) {
@@ -90,18 +115,35 @@ export function planPrune(input: PlanInput, limits: PlanLimits): Plan {
       continue
     }
     if (full) continue
-    const id = content[index] as number
-    const added = kept[id] === 1 ? 0 : (contentSize[id] as number)
+    unit.length = 0
+    unit.push(index)
+    if (groups !== undefined) {
+      const end = groups.memberStart[index + 1] as number
+      for (let at = groups.memberStart[index] as number; at < end; at++) {
+        const member = groups.members[at] as number
+        if (keep[member] === 0 && (content[member] as number) >= 0) unit.push(member)
+      }
+    }
+    turn += 1
+    let added = 0
+    for (const entry of unit) {
+      const id = content[entry] as number
+      if (kept[id] === 1 || weighed[id] === turn) continue
+      weighed[id] = turn
+      added += contentSize[id] as number
+    }
     if (
-      (limits.maxEntries !== undefined && keptEntries + 1 > limits.maxEntries) ||
+      (limits.maxEntries !== undefined && keptEntries + unit.length > limits.maxEntries) ||
       (byteBudget !== undefined && keptBytes + added > byteBudget)
     ) {
       full = true
       continue
     }
-    keep[index] = 1
-    kept[id] = 1
-    keptEntries += 1
+    for (const entry of unit) {
+      keep[entry] = 1
+      kept[content[entry] as number] = 1
+    }
+    keptEntries += unit.length
     keptBytes += added
   }
   return {

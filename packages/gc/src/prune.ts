@@ -45,7 +45,8 @@ import { growthSince, takeBaseline } from './estimate.js'
 import { acquireLock, isLockHeld, lockContext, releaseLock } from './lock.js'
 import { planPrune } from './plan.js'
 import { type CheckedPolicy, checkPolicy, hasBudget, type Policy } from './policy.js'
-import { removeContentIfUnused, removeDebris, removeEntryIfUnused } from './remove.js'
+import { type RemoveOutcome, removeContentIfUnused, removeDebris, removeEntryIfUnused } from './remove.js'
+import { findRunGroups } from './run-groups.js'
 import { FOREIGN_LISTED, type Foreign, type ScanResult, scanStore } from './scan.js'
 import { readStamp, type Stamp, writeStamp } from './stamp.js'
 import { ENTRY_CORRUPT, ENTRY_VALID, FILE_OTHER, FILE_REGULAR } from './table.js'
@@ -223,9 +224,13 @@ async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport
   })
   report.foreign = scan.foreign
   const { entries, contents } = scan
+  // Runs are kept or evicted whole (run-groups.ts); a run that can no longer be restored is not
+  // planned at all, so its manifest goes.
+  const groups = findRunGroups(ctx.layout, scan, ctx.digestLength, now)
   const planned = new Int32Array(entries.count)
   for (let index = 0; index < entries.count; index++) {
-    planned[index] = entries.state[index] === ENTRY_VALID ? (entries.content[index] as number) : -1
+    const valid = entries.state[index] === ENTRY_VALID && groups.broken[index] === 0
+    planned[index] = valid ? (entries.content[index] as number) : -1
   }
   const plan = planPrune(
     {
@@ -234,6 +239,7 @@ async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport
       content: planned,
       contentSize: contents.size,
       contentCount: contents.count,
+      groups,
     },
     {
       maxBytes: policy.maxBytes,
@@ -259,18 +265,39 @@ async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport
     for (const index of corrupt) remains[index] = 0
     report.corrupt.removed = corrupt.length
   } else {
-    await runEach(
-      victims,
-      (index) =>
-        removeEntryIfUnused(ctx, entries.key(index), {
-          mtimeMs: entries.mtime[index] as number,
-          ino: entries.ino[index] as number,
-        }),
-      (index, outcome) => {
-        if (outcome !== 'used') remains[index] = 0
-      },
-      { concurrency, clock, progress: (done) => onProgress?.({ phase: 'remove', done, total }) },
-    )
+    // Manifests first, then the entries they name, and only those every naming manifest of
+    // which is gone: a manifest a hit used meanwhile stays, and so do its files. So a reader
+    // never finds a manifest whose files are gone (at worst files whose manifest is gone).
+    const isManifest = (index: number) =>
+      groups.broken[index] === 1 ||
+      (groups.memberStart[index + 1] as number) > (groups.memberStart[index] as number)
+    const remove = (index: number) =>
+      removeEntryIfUnused(ctx, entries.key(index), {
+        mtimeMs: entries.mtime[index] as number,
+        ino: entries.ino[index] as number,
+      })
+    const removed = (index: number, outcome: RemoveOutcome) => {
+      if (outcome !== 'used') remains[index] = 0
+    }
+    const manifestVictims = victims.filter(isManifest)
+    await runEach(manifestVictims, remove, removed, {
+      concurrency,
+      clock,
+      progress: (done) => onProgress?.({ phase: 'remove', done, total }),
+    })
+    const namedByRemaining = (index: number) => {
+      const end = groups.manifestStart[index + 1] as number
+      for (let at = groups.manifestStart[index] as number; at < end; at++) {
+        if (remains[groups.manifests[at] as number] === 1) return true
+      }
+      return false
+    }
+    const rest = victims.filter((index) => !isManifest(index) && !namedByRemaining(index))
+    await runEach(rest, remove, removed, {
+      concurrency,
+      clock,
+      progress: (done) => onProgress?.({ phase: 'remove', done: manifestVictims.length + done, total }),
+    })
     // The store's reader judges each again now (a writer may have repaired it since the scan)
     // and removes what is still corrupt, exactly as a get would.
     await runEach(

@@ -39,6 +39,7 @@ import {
   readdir,
   runSync,
 } from '@cairn/store/protocol'
+import { isRunMetadata } from './run-manifest.js'
 import {
   ContentTable,
   ENTRY_CORRUPT,
@@ -75,6 +76,8 @@ export interface ScanResult {
   foreign: Foreign
   /** Names examined: entries, content files, temp files. */
   filesSeen: number
+  /** Entries whose metadata marks them as `cairn run` manifests (run-groups.ts reads them). */
+  manifests: number[]
 }
 
 export interface ScanOptions {
@@ -100,6 +103,7 @@ export async function scanStore(layout: Layout, options: ScanOptions): Promise<S
     debris: [],
     foreign: { count: 0, paths: [] },
     filesSeen: 0,
+    manifests: [],
   }
   const state: ScanState = { ...options, layout, scan, digestName: digestPattern(options.digestLength) }
   runSync(scanRoot(state))
@@ -186,7 +190,15 @@ function* scanEntryShard(state: ScanState, shard: string): Protocol<void> {
       case 'record': {
         const { record, stat } = file
         const content = scan.contents.intern(record.digest)
-        scan.entries.add(key, stat, content, record.size, record.inline !== undefined, ENTRY_DECODED)
+        const index = scan.entries.add(
+          key,
+          stat,
+          content,
+          record.size,
+          record.inline !== undefined,
+          ENTRY_DECODED,
+        )
+        if (isRunMetadata(record.metadata)) scan.manifests.push(index)
       }
     }
   }

@@ -142,6 +142,20 @@ export class ContentTable {
     }
   }
 
+  /** The number of `hex` if it was interned, else undefined (nothing is added). */
+  find(hex: string): number | undefined {
+    if (hex.length !== this.digestLength || !/^[0-9a-f]+$/.test(hex)) return undefined
+    const scratch = this.#scratch
+    scratch.write(hex, 0, this.#bytes, 'hex')
+    const mask = this.#slots.length - 1
+    for (let slot = hashOf(scratch) & mask; ; slot = (slot + 1) & mask) {
+      const held = this.#slots[slot] as number
+      if (held === 0) return undefined
+      const start = (held - 1) * this.#bytes
+      if (scratch.compare(this.#pool, start, start + this.#bytes) === 0) return held - 1
+    }
+  }
+
   digest(index: number): string {
     const start = index * this.#bytes
     return this.#pool.toString('hex', start, start + this.#bytes)
