@@ -161,8 +161,13 @@ export class Store {
     const metadataJson = encodeMetadata(options.metadata)
     options.signal?.throwIfAborted()
     let result: PutResult
-    if (typeof data === 'string' || data instanceof Uint8Array) {
-      result = await this.#putBytes(key, toBytes(data), metadataJson, options.signal)
+    if (typeof data === 'string') {
+      // Encoded into a buffer of put's own: nothing to copy.
+      result = await this.#run(
+        putEntry(this.#ctx, key, { kind: 'buffer', data: toBytes(data) }, metadataJson),
+      )
+    } else if (data instanceof Uint8Array) {
+      result = await this.#putBytes(key, data, metadataJson, options.signal)
     } else if (isAsyncIterable(data)) {
       const source = await writeStreamToTemp(this.#ctx, data, options.signal, this.#runner)
       result = await this.#run(putEntry(this.#ctx, key, source, metadataJson))
@@ -262,7 +267,8 @@ export class Store {
    * The entry's content as a stream, or undefined on a miss. The content file is opened before
    * this resolves, so a GC removing it later does not cut the stream short (on POSIX). With
    * `verify: 'hash'`, a digest mismatch is only known at the end: the stream then fails with
-   * ERR_CAIRN_CORRUPT instead of ending.
+   * ERR_CAIRN_CORRUPT instead of ending. A read error of the file fails the stream, and
+   * destroying the stream early closes the file. Read it to the end or destroy it.
    */
   async getStream(key: string): Promise<{ info: EntryInfo; stream: Readable } | undefined> {
     assertValidKey(key)
@@ -288,7 +294,8 @@ export class Store {
    * `copy` (default) clones copy-on-write where the filesystem can and gives a writable file
    * (0644). `link` hard-links the store's content file: zero-copy, but the file is shared with
    * the store, so it is read-only (0444) and must not be made writable and edited in place;
-   * small (inline) entries and other filesystems fall back to a copy.
+   * small (inline) entries and other filesystems fall back to a copy. Either way `dest` gets the
+   * very file the read checked (see materialize.ts), or the result is a miss.
    */
   async materialize(key: string, dest: string, options: { mode?: 'copy' | 'link' } = {}): Promise<boolean> {
     assertValidKey(key)
