@@ -4,7 +4,15 @@
 
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, closeSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  closeSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { createHasher } from '@cairn/hash'
 import { openStore, type Store, type StoreOptions } from '@cairn/store'
@@ -121,7 +129,7 @@ streams('a read error of the content file fails the stream', async () => {
   const found = await store.getStream(key)
   assert.ok(found)
   // Close the stream's descriptor under it: its next read fails with EBADF.
-  const path = contentPath(dir, digest)
+  const path = realpathSync(contentPath(dir, digest))
   const fd = readdirSync('/proc/self/fd').find((name) => {
     try {
       return readlinkSync(`/proc/self/fd/${name}`) === path
