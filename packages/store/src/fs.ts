@@ -220,8 +220,27 @@ let procFdUsable: boolean | undefined
 export async function copyFromDescriptor(fd: number, to: string, size: number): Promise<void> {
   procFdUsable ??= process.platform === 'linux' && nodeFs.existsSync(PROC_FD_DIR)
   if (procFdUsable) {
-    return copyFileAsync(`${PROC_FD_DIR}/${fd}`, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE)
+    try {
+      return await copyFileAsync(
+        `${PROC_FD_DIR}/${fd}`,
+        to,
+        constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE,
+      )
+    } catch (error) {
+      // A name already at `to` is not ours to remove.
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw error
+      // A /proc that refuses to reopen descriptors (some sandboxes), or a failure on the `to`
+      // side, which the copy below meets again and reports.
+      await unlinkAsync(to).catch(() => {})
+    }
+    await copyByReading(fd, to, size)
+    procFdUsable = false
+    return
   }
+  await copyByReading(fd, to, size)
+}
+
+async function copyByReading(fd: number, to: string, size: number): Promise<void> {
   const out = await openAsync(to, OPEN_FLAGS.create | O_NOFOLLOW, 0o644)
   try {
     const chunk = Buffer.allocUnsafe(Math.min(size, 1 << 20))
