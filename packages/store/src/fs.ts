@@ -204,6 +204,57 @@ async function writeAllAsync(fd: number, data: Uint8Array): Promise<void> {
     written += (await writeAsync(fd, data, written, data.length - written)).bytesWritten
 }
 
+/** Where Linux names a process's open files: opening `/proc/self/fd/<n>` opens that very file. */
+const PROC_FD_DIR = '/proc/self/fd'
+let procFdUsable: boolean | undefined
+
+/**
+ * Copies the first `size` bytes of the regular file open as `fd` into a new file `to` (exclusive
+ * create), for materialize. The bytes come from the descriptor that was checked, never from a
+ * store path that a co-user could swap for a symlink after the check (issue 13, item 3). On Linux
+ * copyFile reads `/proc/self/fd/<fd>`, which names the open file itself, so the copy may still be
+ * a copy-on-write clone or an in-kernel copy; elsewhere (or without /proc) it reads the descriptor
+ * a chunk at a time. The caller checks the new file's size: a file grown since its check copies
+ * more, and one that shrank copies less.
+ */
+export async function copyFromDescriptor(fd: number, to: string, size: number): Promise<void> {
+  procFdUsable ??= process.platform === 'linux' && nodeFs.existsSync(PROC_FD_DIR)
+  if (procFdUsable) {
+    try {
+      return await copyFileAsync(
+        `${PROC_FD_DIR}/${fd}`,
+        to,
+        constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE,
+      )
+    } catch (error) {
+      // A name already at `to` is not ours to remove.
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw error
+      // A /proc that refuses to reopen descriptors (some sandboxes), or a failure on the `to`
+      // side, which the copy below meets again and reports.
+      await unlinkAsync(to).catch(() => {})
+    }
+    await copyByReading(fd, to, size)
+    procFdUsable = false
+    return
+  }
+  await copyByReading(fd, to, size)
+}
+
+async function copyByReading(fd: number, to: string, size: number): Promise<void> {
+  const out = await openAsync(to, OPEN_FLAGS.create | O_NOFOLLOW, 0o644)
+  try {
+    const chunk = Buffer.allocUnsafe(Math.min(size, 1 << 20))
+    for (let position = 0; position < size; ) {
+      const { bytesRead } = await readAsync(fd, chunk, 0, Math.min(chunk.length, size - position), position)
+      if (bytesRead === 0) break
+      await writeAllAsync(out, chunk.subarray(0, bytesRead))
+      position += bytesRead
+    }
+  } finally {
+    await closeAsync(out)
+  }
+}
+
 function fsyncDirSync(path: string): void {
   if (process.platform === 'win32') return
   const fd = nodeFs.openSync(path, constants.O_RDONLY)

@@ -14,6 +14,7 @@ export { NO_LINKS, putEntry, unlinkQuietly, writeTemp } from './publish.js'
 export {
   COPY_MODE_GRACE_MS,
   type MissReason,
+  openContent,
   openForReading,
   type ReadOutcome,
   readEntry,

@@ -15,12 +15,12 @@ import { close, type FileStat, fstat, lstat, now, type Protocol, sleep, unlink, 
 
 /**
  * How much of an entry to read: `data` reads the content; `open` leaves the content file open
- * for streaming (the caller closes `fd`); `info` only checks that the content exists with the
- * right size; `use` checks as `info` does, for a caller that then copies or links the content
- * file itself (`materialize`). All but `info` are uses of the entry and refresh its last-use
- * time: an entry a build only ever materializes must not look unused to the GC.
+ * for streaming or copying (the caller closes `fd`, and reads only from it, never again by path);
+ * `info` only checks that the content exists with the right size. All but `info` are uses of the
+ * entry and refresh its last-use time: an entry a build only ever materializes must not look
+ * unused to the GC.
  */
-export type ReadDepth = 'data' | 'open' | 'info' | 'use'
+export type ReadDepth = 'data' | 'open' | 'info'
 
 export type MissReason =
   /** No entry under this key. Not corruption. */
@@ -121,8 +121,18 @@ export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Pr
   return { found: true, record, data, contentPath, fd }
 }
 
-/** Opens a content file and checks it is a regular file of the expected size. */
-function* openContent(ctx: StoreContext, path: string, size: number): Protocol<number | MissReason> {
+/**
+ * Opens a store file (never following a symlink, never blocking on a FIFO) and checks with fstat
+ * that the descriptor is a regular file of `size` bytes. Returns the open descriptor, for the
+ * caller to read, copy or upload from and then close, or a miss reason (`absent` if there is no
+ * such file). Whoever needs a store file's bytes reads them from this descriptor, never by path
+ * again: a co-user may swap the name for a symlink right after the check.
+ */
+export function* openContent(
+  ctx: Pick<StoreContext, 'platform'>,
+  path: string,
+  size: number,
+): Protocol<number | MissReason> {
   const fd = yield* openForReading(ctx, path)
   if (typeof fd === 'string') return fd
   let keepOpen = false

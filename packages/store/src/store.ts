@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
-import { type Readable, Readable as ReadableStream, Transform } from 'node:stream'
+import { pipeline, type Readable, Readable as ReadableStream, Transform } from 'node:stream'
 import { ALGORITHMS, type Algorithm, createHasher, DIGEST_LENGTH } from '@cairn/hash'
 import type { StoreContext, StoreStats } from './context.js'
 import { deleteEntry } from './delete.js'
@@ -8,12 +8,14 @@ import { CairnError, errnoOf, ioError } from './errors.js'
 import { createReadStream, runAsync, runSync } from './fs.js'
 import { assertValidKey, isValidKey, Layout, SHARDS } from './layout.js'
 import { openOrCreate, readMarker } from './marker.js'
+import { writeOutput } from './materialize.js'
 import { encodeMetadata } from './metadata.js'
-import { NO_LINKS, type PutResult, putEntry, unlinkQuietly } from './publish.js'
+import { type PutResult, type PutSource, putEntry, unlinkQuietly } from './publish.js'
 import { closeQuietly, type ReadDepth, type ReadOutcome, readEntry, removeCorrupt } from './read.js'
 import type { JsonValue } from './record.js'
 import { assessStore, foreignOwnerError, guardFor } from './safety.js'
-import { chmod, close, copy, link, open, type Protocol, readdir, rename, write } from './steps.js'
+import { SLAB_BYTES, slabCopies, snapshotOf } from './snapshot.js'
+import { type Protocol, readdir, rename } from './steps.js'
 import { writeStreamToTemp } from './stream.js'
 
 /** Options of {@link openStore}. */
@@ -173,6 +175,12 @@ export class Store {
    * written to a temp file, in bounded memory. A stream that errors makes put reject with that
    * error; nothing is published and no temp file remains.
    *
+   * A buffer is hashed and written from a copy, so the entry's content always matches its
+   * digest. Up to 1 MiB the copy is taken before put returns its promise: the caller may reuse
+   * the buffer at once. A larger buffer is copied 1 MiB at a time as it is written, so it must
+   * not change until the put settles; if it does, the entry holds some of the new bytes (still
+   * under their own digest).
+   *
    * @throws {CairnError} ERR_CAIRN_INVALID_KEY, ERR_CAIRN_INVALID_DATA, ERR_CAIRN_INVALID_METADATA,
    *   or ERR_CAIRN_IO (disk full, permissions; the system error is the `cause`).
    */
@@ -181,10 +189,13 @@ export class Store {
     const metadataJson = encodeMetadata(options.metadata)
     options.signal?.throwIfAborted()
     let result: PutResult
-    if (typeof data === 'string' || data instanceof Uint8Array) {
+    if (typeof data === 'string') {
+      // Encoded into a buffer of put's own: nothing to copy.
       result = await this.#run(
         putEntry(this.#ctx, key, { kind: 'buffer', data: toBytes(data) }, metadataJson),
       )
+    } else if (data instanceof Uint8Array) {
+      result = await this.#putBytes(key, data, metadataJson, options.signal)
     } else if (isAsyncIterable(data)) {
       const source = await writeStreamToTemp(this.#ctx, data, options.signal, this.#runner)
       result = await this.#run(putEntry(this.#ctx, key, source, metadataJson))
@@ -192,6 +203,34 @@ export class Store {
       throw invalidData(data)
     }
     return this.#countPut(result)
+  }
+
+  /**
+   * put of bytes in memory, hashing and writing a copy (snapshot.ts): the caller's buffer may
+   * change while the put awaits.
+   */
+  async #putBytes(
+    key: string,
+    data: Uint8Array,
+    metadataJson: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<PutResult> {
+    if (data.length <= SLAB_BYTES) {
+      const snapshot = snapshotOf(data)
+      try {
+        return await this.#run(
+          putEntry(this.#ctx, key, { kind: 'buffer', data: snapshot.bytes }, metadataJson),
+        )
+      } finally {
+        snapshot.release()
+      }
+    }
+    // Too large to copy whole: streamed a slab at a time. Checked first, as putEntry does for a
+    // buffer, so that repeating a large put writes nothing.
+    if ((await this.#run(readEntry(this.#ctx, key, 'info'))).found)
+      return { key, digest: this.#ctx.hasher.bytes(data), size: data.length, published: false }
+    const source: PutSource = await writeStreamToTemp(this.#ctx, slabCopies(data), signal, this.#runner)
+    return this.#run(putEntry(this.#ctx, key, source, metadataJson))
   }
 
   /** {@link put} for data in memory, synchronously. */
@@ -256,7 +295,8 @@ export class Store {
    * The entry's content as a stream, or undefined on a miss. The content file is opened before
    * this resolves, so a GC removing it later does not cut the stream short (on POSIX). With
    * `verify: 'hash'`, a digest mismatch is only known at the end: the stream then fails with
-   * ERR_CAIRN_CORRUPT instead of ending.
+   * ERR_CAIRN_CORRUPT instead of ending. A read error of the file fails the stream, and
+   * destroying the stream early closes the file. Read it to the end or destroy it.
    */
   async getStream(key: string): Promise<{ info: EntryInfo; stream: Readable } | undefined> {
     assertValidKey(key)
@@ -267,11 +307,14 @@ export class Store {
       // A byte stream like the file stream below, not an object-mode stream of one Buffer.
       return { info, stream: ReadableStream.from([outcome.data ?? Buffer.alloc(0)], { objectMode: false }) }
     const raw = createReadStream('', { fd: outcome.fd, autoClose: true, start: 0 })
-    return {
-      info,
-      stream:
-        this.#ctx.verify === 'hash' ? raw.pipe(this.#verifier(key, info.digest, outcome.contentPath)) : raw,
-    }
+    if (this.#ctx.verify !== 'hash') return { info, stream: raw }
+    // pipeline, not pipe: a caller destroying the stream early destroys the file stream too
+    // (which closes the descriptor), and a read error of the file fails the caller's stream.
+    const verifier = this.#verifier(key, info.digest, outcome.contentPath)
+    pipeline(raw, verifier, () => {
+      // Errors reach the caller through `verifier` itself.
+    })
+    return { info, stream: verifier }
   }
 
   /**
@@ -279,7 +322,8 @@ export class Store {
    * `copy` (default) clones copy-on-write where the filesystem can and gives a writable file
    * (0644). `link` hard-links the store's content file: zero-copy, but the file is shared with
    * the store, so it is read-only (0444) and must not be made writable and edited in place;
-   * small (inline) entries and other filesystems fall back to a copy.
+   * small (inline) entries and other filesystems fall back to a copy. Either way `dest` gets the
+   * very file the read checked (see materialize.ts), or the result is a miss.
    */
   async materialize(key: string, dest: string, options: { mode?: 'copy' | 'link' } = {}): Promise<boolean> {
     assertValidKey(key)
@@ -290,13 +334,15 @@ export class Store {
         `materialize mode must be 'copy' or 'link', got ${describe(mode)}.`,
       )
     }
-    const outcome = await this.#read(key, this.#ctx.verify === 'hash' ? 'data' : 'use')
+    // The content file stays open from its check to the end of the copy or link, which use that
+    // descriptor rather than the path (materialize.ts).
+    const outcome = await this.#read(key, this.#ctx.verify === 'hash' ? 'data' : 'open')
     if (!outcome.found) return false
     const target = resolve(dest)
     const temp = `${target}.cairn-${randomBytes(6).toString('hex')}`
     try {
-      const written = await this.#run(writeOutput(outcome, temp, mode))
-      if (!written) {
+      if (!(await writeOutput(outcome, temp, mode, this.#runner))) {
+        await this.#run(unlinkQuietly(temp))
         this.#ctx.stats.hits -= 1
         this.#ctx.stats.misses += 1
         return false
@@ -306,6 +352,8 @@ export class Store {
     } catch (error) {
       await this.#run(unlinkQuietly(temp))
       throw ioError(error, 'writing', errnoOf(error) === 'ENOENT' ? dirname(target) : target)
+    } finally {
+      if (outcome.fd !== undefined) await this.#run(closeQuietly(outcome.fd))
     }
   }
 
@@ -410,50 +458,6 @@ export class Store {
         )
       },
     })
-  }
-}
-
-/** Writes an output file for materialize; false if the content vanished (a miss after all). */
-function* writeOutput(
-  outcome: ReadOutcome & { found: true },
-  temp: string,
-  mode: 'copy' | 'link',
-): Protocol<boolean> {
-  if (outcome.data !== undefined) {
-    const fd = yield* open(temp, 'create', 0o644)
-    try {
-      yield* write(fd, outcome.data)
-    } finally {
-      yield* closeQuietly(fd)
-    }
-    return true
-  }
-  const contentPath = outcome.contentPath as string
-  try {
-    if (mode === 'link') {
-      try {
-        yield* link(contentPath, temp)
-        return true
-      } catch (error) {
-        const code = errnoOf(error)
-        if (code === undefined || !NO_LINKS.has(code)) throw error
-      }
-    }
-    yield* copy(contentPath, temp)
-    yield* chmod(temp, 0o644)
-    return true
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT' && (yield* contentGone(contentPath))) return false
-    throw error
-  }
-}
-
-function* contentGone(contentPath: string): Protocol<boolean> {
-  try {
-    yield* close(yield* open(contentPath, 'read'))
-    return false
-  } catch {
-    return true
   }
 }
 
