@@ -5,6 +5,7 @@
 import {
   chmodSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   statSync,
@@ -84,6 +85,32 @@ stale(
     assert.match(miss.stderr, /^ {2}out\/stale\.js$/m)
     assert.not.match(miss.stderr, /^ {2}out\/all\.txt$/m)
     assert.ok(existsSync(join(project, 'out/stale.js')))
+  },
+)
+
+stale(
+  'two misses of one step in one checkout at once: one stores a whole tree, the other leaves it alone and stores nothing',
+  async () => {
+    const { base, project, store } = setup()
+    const gate = join(base, 'gate')
+    mkdirSync(gate)
+    // Each command writes half its outputs, waits until both commands have started, then the rest:
+    // without the claim, the second miss would move the first one's half-written tree aside.
+    const step = `mkdir -p out && echo 1 > out/first.txt && touch ${gate}/$$; while [ "$(ls ${gate} | wc -l)" -lt 2 ]; do sleep 0.02; done; echo 2 > out/second.txt`
+    const [a, b] = await Promise.all([
+      runStep(project, store, FLAGS, step),
+      runStep(project, store, FLAGS, step),
+    ])
+    assert.is(a.code, 0, a.stderr)
+    assert.is(b.code, 0, b.stderr)
+    const lines = [a.stderr, b.stderr].join('\n')
+    assert.is(lines.match(/stored 2 files/g)?.length, 1, lines)
+    assert.is(lines.match(/another cairn run of this step is running/g)?.length, 1, lines)
+    const clean = join(base, 'clean')
+    writeFiles(clean, { 'package.json': '{}', 'src/a.txt': 'alpha\n', 'src/b.txt': 'beta\n' })
+    const hit = await runStep(clean, store, FLAGS, step)
+    assert.is(outcomeOf(hit), 'hit', hit.stderr)
+    assert.equal(readdirSync(join(clean, 'out')).sort(), ['first.txt', 'second.txt'])
   },
 )
 

@@ -20,6 +20,7 @@ import { envFlag, type Io, note, writeLine } from '../io.js'
 import { closeStore, openStoreForWriting } from '../open-store.js'
 import { isUsageError } from '../report-error.js'
 import { resolveStoreDir } from '../store-dir.js'
+import { claimOutputs } from './claim-outputs.js'
 import { type CollectedEntry, collectOutputs, NotCacheableError } from './collect-outputs.js'
 import { compareOutputs, describeOutputs } from './compare-outputs.js'
 import { type DeclaredOutput, declareOutputs } from './declared-outputs.js'
@@ -443,6 +444,27 @@ async function prefetch(run: PreparedRun, manifest: RunManifest): Promise<void> 
  * stay for the command, and files it did not write during this run are named.
  */
 async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promise<number> {
+  const release = claimOutputs(run.outputs)
+  if (release === 'busy') {
+    // Another miss of this step runs in this checkout: leave its outputs alone, store nothing.
+    const result = await runReporting(options, io, false)
+    const code = typeof result === 'number' ? result : result.exitCode
+    note(
+      io,
+      options.quiet,
+      `miss ${shortKey(run.key)} (not stored: another cairn run of this step is running in this directory)`,
+    )
+    return code
+  }
+  try {
+    return await runClaimed(run, options, io)
+  } finally {
+    release()
+  }
+}
+
+/** {@link runAndStore} once the outputs are claimed. */
+async function runClaimed(run: PreparedRun, options: RunOptions, io: Io): Promise<number> {
   const asides = options.keepOutputs ? [] : moveOutputsAside(run.outputs)
   const clock = options.keepOutputs ? fileClock(run.outputs) : undefined
   let succeeded = false
