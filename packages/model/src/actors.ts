@@ -211,3 +211,76 @@ export function short(hex: string): string {
 function unique(values: string[]): string[] {
   return [...new Set(values)].sort()
 }
+
+/** A `cairn run` as the GC sees it: a manifest entry and the blob entries it names. */
+export interface RunGroup {
+  manifest: string
+  blobs: string[]
+}
+
+/**
+ * A GC evicting one run whole, in the order prune uses (run-groups.ts): scan the manifest's and
+ * the blobs' records, remove the manifest through removeEntryIfUnused, and only if it went,
+ * each blob the same way. A manifest a hit used since the scan stays, and its blobs with it.
+ */
+export function runGcActor(name: string, run: RunGroup): ActorSpec {
+  return { name, summary: `gc evicts run ${short(run.manifest)}`, start: (ctx) => evictRun(ctx, run) }
+}
+
+function* evictRun(ctx: StoreContext, run: RunGroup): Protocol<number> {
+  const seen = new Map<string, FileStat>()
+  for (const key of [run.manifest, ...run.blobs]) {
+    const record = yield* readRecordFile(ctx.layout.entryPath(key))
+    if (record) seen.set(key, record.stat)
+  }
+  const manifestSeen = seen.get(run.manifest)
+  if (manifestSeen === undefined) return 0
+  if ((yield* removeEntryIfUnused(ctx, run.manifest, manifestSeen)) === 'used') return 0
+  let removed = 1
+  for (const key of run.blobs) {
+    const stat = seen.get(key)
+    if (stat && (yield* removeEntryIfUnused(ctx, key, stat)) === 'removed') removed += 1
+  }
+  return removed
+}
+
+/**
+ * The naive order a GC planning entry by entry could take: the blobs first (they were the
+ * least recently used), then the manifest. Kept to show why prune removes manifests first.
+ */
+export function blobsFirstGcActor(name: string, run: RunGroup): ActorSpec {
+  return {
+    name,
+    summary: `gc evicts run ${short(run.manifest)}, blobs first`,
+    start: (ctx) => evictBlobsFirst(ctx, run),
+  }
+}
+
+function* evictBlobsFirst(ctx: StoreContext, run: RunGroup): Protocol<number> {
+  const order = [...run.blobs, run.manifest]
+  const seen = new Map<string, FileStat>()
+  for (const key of order) {
+    const record = yield* readRecordFile(ctx.layout.entryPath(key))
+    if (record) seen.set(key, record.stat)
+  }
+  let removed = 0
+  for (const key of order) {
+    const stat = seen.get(key)
+    if (stat && (yield* removeEntryIfUnused(ctx, key, stat)) === 'removed') removed += 1
+  }
+  return removed
+}
+
+/**
+ * A `cairn run` hit: read the manifest (a use: it refreshes the record), then every blob it
+ * names. Any of them missing makes it a miss, which is always allowed.
+ */
+export function runHitActor(name: string, run: RunGroup): ActorSpec {
+  return { name, summary: `hit run ${short(run.manifest)}`, start: (ctx) => hitRun(ctx, run) }
+}
+
+function* hitRun(ctx: StoreContext, run: RunGroup): Protocol<boolean> {
+  if (!(yield* readEntry(ctx, run.manifest, 'data')).found) return false
+  for (const key of run.blobs) if (!(yield* readEntry(ctx, key, 'data')).found) return false
+  return true
+}

@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util'
 import { buildConfigurations } from './configurations.js'
 import { type ExploreResult, explore, sample, traceOf } from './explore.js'
+import { buildRunConfigurations } from './run-configurations.js'
 
 const usage = 'usage: verify-model [--deep] [--only TEXT] [--random RUNS] [--seed N] [--max-states N]'
 
@@ -57,7 +58,11 @@ async function main(argv: string[]): Promise<number> {
   const { hasher, configurations, counterexample } = await buildConfigurations({ deep: values.deep ?? false })
   const results: ExploreResult[] = []
   let failed = false
-  const chosen = configurations.filter((c) => values.only === undefined || c.name.includes(values.only))
+  // The cairn run case (issue 18): runs evicted whole, manifest first.
+  const runCases = buildRunConfigurations(hasher)
+  const chosen = [...configurations, ...runCases.configurations].filter(
+    (c) => values.only === undefined || c.name.includes(values.only),
+  )
   for (const configuration of chosen) {
     const env = { hasher, platform: configuration.platform }
     const started = performance.now()
@@ -93,6 +98,16 @@ async function main(argv: string[]): Promise<number> {
   }
   console.log(
     `\nThe original bug, found by the same checker: ${found.message}\n${traceOf(counterexample, env, found.schedule)}`,
+  )
+  const runEnv = { hasher, platform: runCases.counterexample.platform }
+  const runBug = explore(runCases.counterexample, runEnv, { maxStates, maxDepth: 400, maxViolations: 1 })
+    .violations[0]
+  if (!runBug) {
+    console.log('\nFAIL: a GC removing a run blobs first produced no counterexample; the model lost the case')
+    return 1
+  }
+  console.log(
+    `\nWhy prune removes a run's manifest first: ${runBug.message}\n${traceOf(runCases.counterexample, runEnv, runBug.schedule)}`,
   )
   return failed ? 1 : 0
 }

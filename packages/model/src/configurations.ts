@@ -48,7 +48,11 @@ export function runInModel<T>(fs: MemoryFs, protocol: Protocol<T>, actor: string
 }
 
 /** A fresh store in a model filesystem, optionally with entries already published and old. */
-function prepareStore(semantics: Semantics, hasher: Hasher, existing: [string, Buffer][] = []): MemoryFs {
+export function prepareStore(
+  semantics: Semantics,
+  hasher: Hasher,
+  existing: [string, Buffer][] = [],
+): MemoryFs {
   const fs = new MemoryFs(semantics)
   runInModel(fs, openOrCreate(new Layout(STORE_DIR, 'setup'), 'xxh128', false), 'setup')
   const ctx = contextFor('setup', { hasher, platform: 'linux' })

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto'
 import { decodeRecord } from '@cairn/store'
 import type { Step } from '@cairn/store/protocol'
-import { type ActorEnvironment, type ActorSpec, contextFor, STORE_DIR } from './actors.js'
+import { type ActorEnvironment, type ActorSpec, contextFor, type RunGroup, STORE_DIR } from './actors.js'
 import type { MemoryFs, Semantics, Transition } from './memory-fs.js'
 
 export interface Configuration {
@@ -26,6 +26,11 @@ export interface Configuration {
   crashes: boolean
   /** Whether, once all actors are done, every surviving entry must still have its content. */
   checkContent: boolean
+  /**
+   * `cairn run` groups whose manifest, if it survives, must still have every blob it names once
+   * all actors are done: a GC never leaves a run that cannot be restored.
+   */
+  runs?: RunGroup[]
 }
 
 /** A choice in a schedule: actor index i takes a step, or (-i - 1) kills actor i. */
@@ -176,6 +181,13 @@ export function finalViolation(configuration: Configuration, world: World): stri
   for (const path of world.fs.filesUnder(`${STORE_DIR}/tmp/`)) {
     const creator = world.fs.creatorOf(path) ?? '?'
     if (!crashed.has(creator)) return `${path} was left behind by ${creator}, which did not crash`
+  }
+  for (const run of configuration.runs ?? []) {
+    const entry = (key: string) => `${STORE_DIR}/entries/${key.slice(0, 2)}/${key}`
+    if (world.fs.contentOf(entry(run.manifest)) === undefined) continue
+    const gone = run.blobs.find((blob) => world.fs.contentOf(entry(blob)) === undefined)
+    if (gone !== undefined)
+      return `run ${run.manifest.slice(0, 6)} survived but its blob ${gone.slice(0, 6)} was removed`
   }
   if (configuration.checkContent && crashed.size === 0) {
     for (const path of world.fs.filesUnder(`${STORE_DIR}/entries/`)) {

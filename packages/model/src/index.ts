@@ -5,7 +5,10 @@ export {
   gcActor,
   getActor,
   putActor,
+  type RunGroup,
   renamePutActor,
+  runGcActor,
+  runHitActor,
   STORE_DIR,
 } from './actors.js'
 export {
@@ -31,3 +34,4 @@ export {
   World,
 } from './explore.js'
 export { FsError, MemoryFs, type Semantics, type Transition } from './memory-fs.js'
+export { buildRunConfigurations } from './run-configurations.js'
