@@ -6,15 +6,25 @@
  * stale lock was taken over) are still correct. Builds never take or wait for this lock.
  *
  * The lock is a file created exclusively (O_CREAT|O_EXCL, which also refuses a symlink), holding
- * JSON: `{"pid", "hostname", "startedAt", "token"}`. It is stale, and taken over, when its owner
- * is a process on this host that no longer runs, or when it is older than {@link LOCK_STALE_MS}
- * (its owner crashed on another host sharing the store, or a CI cache restored it). A takeover
- * moves the stale lock into tmp/ first, so of two GCs taking over at once exactly one wins; the
- * other finds a fresh lock and reports busy.
+ * JSON: `{"pid", "hostname", "pidSpace", "startedAt", "token"}`. It is stale, and taken over, when
+ * its owner is a process that no longer runs in this very pid space (same hostname, same boot,
+ * same pid namespace: a container sharing the hostname numbers its processes apart), or when it
+ * is older than {@link LOCK_STALE_MS} (its owner crashed on another host sharing the store, or a
+ * CI cache restored it). Ages are measured on the store's filesystem clock (clock.ts).
+ *
+ * A takeover must not remove a fresh lock another GC made after taking the same stale lock over.
+ * Inode numbers cannot tell the two apart (ext4 gives the fresh lock the inode just freed), so
+ * the lock is identified by its token: of the GCs that judged one lock stale, only the one that
+ * creates the guard file `tmp/gc.lock-takeover-<id>-<n>` for that lock's identity acts; it reads
+ * the lock again and removes it only if it still carries the judged token. The others report
+ * busy. A guard left by a GC that crashed mid-takeover blocks only for
+ * {@link LOCK_UNREADABLE_STALE_MS}: then the next generation `<n + 1>` is tried.
  */
 
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFileSync, readlinkSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import type { Layout } from '@cairn/store'
 import {
   checkDirectories,
@@ -23,14 +33,12 @@ import {
   type FileStat,
   fstat,
   ioError,
-  link,
   lstat,
   mkdir,
   open,
   openForReading,
   type Protocol,
   read,
-  rename,
   type StoreGuard,
   unlink,
   unlinkInStore,
@@ -56,7 +64,13 @@ const LOCK_MAX_BYTES = 4096
 export interface LockOwner {
   pid: number
   hostname: string
-  /** ms since the epoch. */
+  /**
+   * Which numbering `pid` belongs to: on Linux the boot id and the pid namespace
+   * (`<boot_id>:<pid namespace inode>`), elsewhere the platform (no pid namespaces there).
+   * Absent in a lock of an older version: then the pid is not checked, only the age.
+   */
+  pidSpace?: string
+  /** ms since the epoch, by the owner's clock (informative; ages use the lock file's mtime). */
   startedAt: number
   /** Random: tells this GC's lock from a later one at the same name. */
   token: string
@@ -65,9 +79,14 @@ export interface LockOwner {
 /** What the lock protocols need from the world besides the filesystem; injectable for the model. */
 export interface LockContext {
   layout: Layout
+  /** The process clock, ms since the epoch: the owner record's `startedAt`. */
   now: number
+  /** The store filesystem's clock (clock.ts): what lock file mtimes are compared with. */
+  fsNow: number
   hostname: string
   pid: number
+  /** This process's {@link LockOwner.pidSpace}. */
+  pidSpace: string | undefined
   /** Whether a process with this pid runs on this host. */
   isAlive: (pid: number) => boolean
   /** A fresh token for this GC's lock. */
@@ -77,13 +96,15 @@ export interface LockContext {
 }
 
 /** The running process's identity and a fresh token. */
-export function lockContext(layout: Layout, now: number, guard?: StoreGuard): LockContext {
+export function lockContext(layout: Layout, now: number, fsNow: number, guard?: StoreGuard): LockContext {
   return {
     guard,
     layout,
     now,
+    fsNow,
     hostname: hostname(),
     pid: process.pid,
+    pidSpace: currentPidSpace(),
     isAlive: isProcessAlive,
     token: randomBytes(8).toString('hex'),
   }
@@ -94,13 +115,18 @@ export function lockContext(layout: Layout, now: number, guard?: StoreGuard): Lo
  * holds it. Release it with {@link releaseLock} in a `finally`.
  */
 export function* acquireLock(ctx: LockContext): Protocol<LockOwner | 'busy'> {
-  const owner: LockOwner = { pid: ctx.pid, hostname: ctx.hostname, startedAt: ctx.now, token: ctx.token }
+  const owner: LockOwner = {
+    pid: ctx.pid,
+    hostname: ctx.hostname,
+    ...(ctx.pidSpace === undefined ? {} : { pidSpace: ctx.pidSpace }),
+    startedAt: ctx.now,
+    token: ctx.token,
+  }
   if (yield* createLock(ctx, owner)) return owner
   const held = yield* readLock(ctx.layout.gcLock)
   if (held === 'gone') return (yield* createLock(ctx, owner)) ? owner : 'busy'
   if (!isStale(ctx, held)) return 'busy'
-  if (!(yield* moveAside(ctx, held.stat))) return 'busy'
-  return (yield* createLock(ctx, owner)) ? owner : 'busy'
+  return yield* takeOver(ctx, held, owner)
 }
 
 /**
@@ -146,7 +172,8 @@ function* createLock(ctx: LockContext, owner: LockOwner): Protocol<boolean> {
   return true
 }
 
-interface HeldLock {
+/** A lock as read from the disk. */
+export interface HeldLock {
   /** Undefined when the file is not a readable lock (being written, torn, or not a file). */
   owner: LockOwner | undefined
   stat: FileStat
@@ -185,6 +212,7 @@ function parseOwner(text: string): LockOwner | undefined {
     if (
       typeof value.pid === 'number' &&
       typeof value.hostname === 'string' &&
+      (value.pidSpace === undefined || typeof value.pidSpace === 'string') &&
       typeof value.startedAt === 'number' &&
       typeof value.token === 'string'
     ) {
@@ -196,44 +224,87 @@ function parseOwner(text: string): LockOwner | undefined {
   return undefined
 }
 
-function isStale(ctx: LockContext, held: HeldLock): boolean {
+/** Whether `held` may be taken over; exported for tests. */
+export function isStale(ctx: LockContext, held: HeldLock): boolean {
   const { owner } = held
-  if (owner === undefined) return Math.abs(ctx.now - held.stat.mtimeMs) > LOCK_UNREADABLE_STALE_MS
-  // Either way round: a lock stamped far in the future came from a skewed clock.
-  if (Math.abs(ctx.now - owner.startedAt) > LOCK_STALE_MS) return true
-  return owner.hostname === ctx.hostname && !ctx.isAlive(owner.pid)
+  // Ages compare the lock file's mtime with the filesystem's clock, either way round: a clock
+  // skewed between hosts must neither make a fresh lock look old nor an old one young forever.
+  const age = Math.abs(ctx.fsNow - held.stat.mtimeMs)
+  if (owner === undefined) return age > LOCK_UNREADABLE_STALE_MS
+  // startedAt too: a CI cache restore may give an old lock a fresh mtime.
+  if (age > LOCK_STALE_MS || Math.abs(ctx.now - owner.startedAt) > LOCK_STALE_MS) return true
+  // A pid means something only in the pid space it was taken in: a container on this hostname
+  // numbers its processes apart, so its live GC's pid may be free here.
+  const samePidSpace =
+    owner.hostname === ctx.hostname && owner.pidSpace !== undefined && owner.pidSpace === ctx.pidSpace
+  return samePidSpace && !ctx.isAlive(owner.pid)
 }
 
 /**
- * Moves the stale lock judged from `judged` into tmp/, from where it is removed; false if
- * another GC got there first (the lock vanished, or the file moved is a fresh lock another GC
- * made after taking over: that one is put back).
+ * Takes the stale lock `judged` over: removes it (if it is still that lock) and creates ours;
+ * 'busy' if another GC is taking it over, or got there first.
  */
-function* moveAside(ctx: LockContext, judged: FileStat): Protocol<boolean> {
+function* takeOver(ctx: LockContext, judged: HeldLock, owner: LockOwner): Protocol<LockOwner | 'busy'> {
   const { layout } = ctx
-  const aside = layout.tempPath()
+  const id = createHash('sha256').update(identityOf(judged)).digest('hex').slice(0, 16)
   yield* checkDirectories(ctx, layout.tmp)
   yield* mkdir(layout.tmp)
-  try {
-    yield* checkDirectories(ctx, aside)
-    yield* rename(layout.gcLock, aside)
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return true // someone removed it: try to create ours
-    throw ioError(error, 'taking over the stale GC lock', layout.gcLock)
+  let guard: string | undefined
+  for (let generation = 0; generation < MAX_GUARD_GENERATIONS && guard === undefined; generation++) {
+    const path = join(layout.tmp, `gc.lock-takeover-${id}-${generation}`)
+    yield* checkDirectories(ctx, path)
+    if (yield* createEmpty(path)) guard = path
+    else if (!(yield* isOldGuard(ctx, path))) return 'busy'
   }
+  if (guard === undefined) return 'busy'
   try {
-    const moved = yield* lstat(aside)
-    if (moved.ino === judged.ino) return true
-    // Another GC replaced the stale lock between our read and our move: give it back.
-    try {
-      yield* checkDirectories(ctx, aside)
-      yield* link(aside, layout.gcLock)
-    } catch {
-      // EEXIST: yet another lock is there; either way ours is not to take.
+    // Only this GC acts on the judged lock now; a GC that took it over before us made a new one.
+    const current = yield* readLock(layout.gcLock)
+    if (current !== 'gone') {
+      if (identityOf(current) !== identityOf(judged)) return 'busy'
+      try {
+        yield* checkDirectories(ctx, layout.gcLock)
+        yield* unlink(layout.gcLock)
+      } catch (error) {
+        if (errnoOf(error) !== 'ENOENT') throw ioError(error, 'taking over the stale GC lock', layout.gcLock)
+      }
     }
-    return false
+    return (yield* createLock(ctx, owner)) ? owner : 'busy'
   } finally {
-    yield* unlinkInStore(ctx, aside)
+    yield* unlinkInStore(ctx, guard)
+  }
+}
+
+/** Guards of crashed takeovers skipped before giving up (reporting busy). */
+const MAX_GUARD_GENERATIONS = 8
+
+/** What tells one lock from a later one at the same name: its token, or for an unreadable lock its inode and mtime. */
+function identityOf(held: HeldLock): string {
+  return held.owner === undefined
+    ? `unreadable ${held.stat.ino} ${held.stat.mtimeMs} ${held.stat.size}`
+    : `token ${held.owner.token}`
+}
+
+/** Creates an empty file exclusively; false if the name exists. */
+function* createEmpty(path: string): Protocol<boolean> {
+  let fd: number
+  try {
+    fd = yield* open(path, 'create', 0o644)
+  } catch (error) {
+    if (errnoOf(error) === 'EEXIST') return false
+    throw ioError(error, 'taking over the stale GC lock with', path)
+  }
+  yield* closeQuietly(fd)
+  return true
+}
+
+/** Whether a takeover guard was left by a GC that died in the middle (gone counts as old). */
+function* isOldGuard(ctx: LockContext, path: string): Protocol<boolean> {
+  try {
+    return Math.abs(ctx.fsNow - (yield* lstat(path)).mtimeMs) > LOCK_UNREADABLE_STALE_MS
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return true
+    throw ioError(error, 'taking over the stale GC lock with', path)
   }
 }
 
@@ -255,4 +326,27 @@ export function isProcessAlive(pid: number): boolean {
     // EPERM: it runs, as another user.
     return errnoOf(error) === 'EPERM'
   }
+}
+
+let pidSpace: string | undefined | null = null
+
+/**
+ * This process's pid space (see {@link LockOwner.pidSpace}): on Linux the boot id (pids restart
+ * at each boot) and the inode of its pid namespace (each container numbers its own processes);
+ * undefined if either cannot be read, so that no pid is then judged dead.
+ */
+export function currentPidSpace(): string | undefined {
+  if (pidSpace !== null) return pidSpace
+  if (process.platform !== 'linux') {
+    pidSpace = process.platform
+    return pidSpace
+  }
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    const namespace = readlinkSync('/proc/self/ns/pid') // "pid:[4026531836]"
+    pidSpace = boot && namespace ? `${boot}:${namespace.replace(/\D/g, '')}` : undefined
+  } catch {
+    pidSpace = undefined
+  }
+  return pidSpace
 }

@@ -70,7 +70,13 @@ export interface Policy {
   concurrency?: number
   /** Called after each shard of the scan and each batch of 1,024 removals; keep it cheap. */
   onProgress?: (progress: Progress) => void
-  /** The clock, in ms since the epoch. For tests; default Date.now. */
+  /**
+   * The clock, in ms since the epoch. For tests: it replaces both this process's clock (the
+   * interval and `gc.stamp`) and the store filesystem's clock, from which a prune otherwise reads
+   * every cutoff it compares with file times (content and temp grace, `maxAge`: the mtime of a
+   * file it creates in `tmp/`, so that a process clock running ahead of an NFS server's cannot
+   * make fresh files look old). Default: Date.now and the filesystem's clock.
+   */
   now?: () => number
 }
 
@@ -86,6 +92,8 @@ export interface CheckedPolicy {
   concurrency: number
   onProgress: ((progress: Progress) => void) | undefined
   now: () => number
+  /** Whether `now` was given: then it is the filesystem's clock too (tests). */
+  nowGiven: boolean
 }
 
 /** Default {@link Policy.tempGrace}: writes that take longer than an hour are not expected. */
@@ -171,6 +179,7 @@ export function checkPolicy(policy: unknown): CheckedPolicy {
     concurrency,
     onProgress: onProgress as ((progress: Progress) => void) | undefined,
     now: now as () => number,
+    nowGiven: given.now !== undefined,
   }
 }
 

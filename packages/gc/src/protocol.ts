@@ -5,4 +5,6 @@
  * same generators against the real filesystem.
  */
 
+export { filesystemNow } from './clock.js'
+export { acquireLock, currentPidSpace, type LockOwner, lockContext, releaseLock } from './lock.js'
 export { type RemoveOutcome, removeContentIfUnused, removeDebris, removeEntryIfUnused } from './remove.js'

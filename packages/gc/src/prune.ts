@@ -40,6 +40,7 @@ import {
   type StoreGuard,
   stat,
 } from '@cairn/store/protocol'
+import { filesystemNow } from './clock.js'
 import { runEach } from './drive.js'
 import { growthSince, takeBaseline } from './estimate.js'
 import { acquireLock, isLockHeld, lockContext, releaseLock } from './lock.js'
@@ -174,9 +175,12 @@ export async function prune(dir: string, policy: Policy, options: PruneOptions =
     }
   }
 
-  // The lock is between processes, so it keeps real time even when a test sets `policy.now`.
-  // A dry run takes no lock, but reports busy when a real run would.
-  const lock = lockContext(layout, Date.now(), guard)
+  // The lock is between processes, so it keeps real time even when a test sets `policy.now`;
+  // its ages are judged by the filesystem's clock (clock.ts), which a real run reads here. A dry
+  // run writes nothing, so it takes no lock and reads no filesystem clock, but reports busy when
+  // a real run would.
+  const fsNow = checked.dryRun ? Date.now() : runSync(filesystemNow({ layout, guard }))
+  const lock = lockContext(layout, Date.now(), fsNow, guard)
   const owner = checked.dryRun ? (runSync(isLockHeld(lock)) ? 'busy' : undefined) : runSync(acquireLock(lock))
   if (owner === 'busy') {
     report.skipped = true
@@ -203,8 +207,10 @@ export async function prune(dir: string, policy: Policy, options: PruneOptions =
 async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport): Promise<void> {
   const { dryRun, concurrency, onProgress, now: clock } = policy
   // Taken just before the scan reads anything: a file it sees with an mtime before this existed
-  // before the scan started. Strict `<` below: an mtime equal to a cutoff stays.
-  const now = clock()
+  // before the scan started. Strict `<` below: an mtime equal to a cutoff stays. Read from the
+  // store's filesystem (clock.ts), since every cutoff is compared with file times: a GC whose
+  // clock runs ahead would otherwise take content confirmed during the scan for older than it.
+  const now = dryRun || policy.nowGiven ? clock() : runSync(filesystemNow(ctx), clock)
   const tempCutoff = now - policy.tempGrace
   const contentCutoff = now - contentGrace(policy.tempGrace)
   let mark = performance.now()
@@ -430,10 +436,10 @@ async function removeTemp(
     report.temp.removed = debris.length
     return
   }
-  const tmp = ctx.layout.tmp
+  const { dir } = ctx.layout
   await runEach(
     Uint32Array.from(debris.keys()),
-    (at) => removeDebris(ctx, join(tmp, (debris[at] as { name: string }).name), cutoff),
+    (at) => removeDebris(ctx, join(dir, (debris[at] as { path: string }).path), cutoff),
     (_, outcome) => {
       if (outcome === 'removed' || outcome === 'gone') report.temp.removed += 1
     },

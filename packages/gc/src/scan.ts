@@ -1,7 +1,7 @@
 /**
  * The scan: one pass over a store that records, for every entry, its last-use time (the record
  * file's mtime), inode, content digest and size; for every content file its size and mtime; and
- * the debris in `tmp/`. It reads nothing but the small entry records.
+ * the debris in `tmp/` (and crashed remote-stats temp files at the root, REMOTE_STATS_TEMP). It reads nothing but the small entry records.
  *
  * Shard by shard, with synchronous calls (runSync): a GC process does nothing else, and on this
  * kind of machine readdirSync + lstatSync scanned 1M files in 4.1 s against 17 s for async
@@ -63,11 +63,19 @@ export interface Foreign {
   paths: string[]
 }
 
-/** A file in `tmp/` older than the grace period, as the scan saw it. */
+/** A temp file older than the grace period, as the scan saw it. */
 export interface Debris {
-  name: string
+  /** Relative to the store directory: `tmp/<name>`, or a crashed remote-stats temp at the root. */
+  path: string
   mtimeMs: number
 }
+
+/**
+ * The temp files `@cairn/remote` writes beside `remote-stats.jsonl` at the store root (an
+ * exclusive-create temp renamed over the stats file): `<random hex>` today, `<pid>` in older
+ * versions. One left by a crashed process is debris, as a file in tmp/ is.
+ */
+export const REMOTE_STATS_TEMP = /^remote-stats\.jsonl\.[0-9a-z]+\.tmp$/
 
 export interface ScanResult {
   entries: EntryTable
@@ -133,8 +141,21 @@ interface ScanState extends ScanOptions {
 
 function* scanRoot(state: ScanState): Protocol<void> {
   for (const name of yield* readdir(state.layout.dir)) {
-    if (!ROOT_NAMES.includes(name)) addForeign(state, name)
+    if (ROOT_NAMES.includes(name)) continue
+    if (REMOTE_STATS_TEMP.test(name)) yield* scanTempFile(state, name)
+    else addForeign(state, name)
   }
+}
+
+/**
+ * A temp file at `path` (relative to the store): debris if it is older than the grace; a
+ * directory there is foreign. Only lstat'ed: a symlink is judged, and later unlinked, as itself.
+ */
+function* scanTempFile(state: ScanState, path: string): Protocol<void> {
+  const stat = yield* lstatIfPresent(join(state.layout.dir, path))
+  if (stat === undefined) return
+  if (stat.kind === 'directory') addForeign(state, path)
+  else if (stat.mtimeMs < state.tempCutoff) state.scan.debris.push({ path, mtimeMs: stat.mtimeMs })
 }
 
 /** The shard names under `entries/` or `content/`, reporting anything else there. */
@@ -268,11 +289,7 @@ function* scanTemp(state: ScanState): Protocol<void> {
   const { layout, scan } = state
   for (const name of yield* listDirectory(state, layout.tmp)) {
     scan.filesSeen += 1
-    const path = join(layout.tmp, name)
-    const stat = yield* lstatIfPresent(path)
-    if (stat === undefined) continue
-    if (stat.kind === 'directory') addForeign(state, relative(state, path))
-    else if (stat.mtimeMs < state.tempCutoff) scan.debris.push({ name, mtimeMs: stat.mtimeMs })
+    yield* scanTempFile(state, relative(state, join(layout.tmp, name)))
   }
 }
 

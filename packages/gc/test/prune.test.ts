@@ -12,6 +12,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import * as gc from '@cairn/gc'
 import { type Policy, type PruneReport, prune } from '@cairn/gc'
+import { currentPidSpace } from '@cairn/gc/protocol'
 import { Layout, openStore, type Store } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -576,7 +577,14 @@ schedule('a dry run reports busy while a live GC holds the lock, as a real run w
   assert.is(readFileSync(layout.gcLock, 'utf8'), live, 'the dry run left the lock alone')
   // A stale lock (its process is gone) does not stop a real run, so it does not stop a dry one,
   // which reports and still takes nothing: the stale lock stays for the next real run to take over.
-  const dead = JSON.stringify({ pid: 2 ** 22 + 12_345, hostname: host, startedAt: Date.now(), token: 'dead' })
+  const pidSpace = currentPidSpace()
+  const dead = JSON.stringify({
+    pid: 2 ** 22 + 12_345,
+    hostname: host,
+    pidSpace,
+    startedAt: Date.now(),
+    token: 'dead',
+  })
   writeFileSync(layout.gcLock, dead)
   const report = await prune(dir, { maxEntries: 0, dryRun: true, now: at })
   assert.is(report.skipped, false)
@@ -600,7 +608,13 @@ schedule(
     writeFileSync(layout.gcLock, JSON.stringify(stale))
     assert.is((await prune(dir, { maxEntries: 2, now: at })).skipped, false)
     assert.ok(!existsSync(layout.gcLock), 'released after the prune')
-    const dead = { pid: 2 ** 22 + 12_345, hostname: host, startedAt: Date.now(), token: 'dead' }
+    const dead = {
+      pid: 2 ** 22 + 12_345,
+      hostname: host,
+      pidSpace: currentPidSpace(),
+      startedAt: Date.now(),
+      token: 'dead',
+    }
     writeFileSync(layout.gcLock, JSON.stringify(dead))
     assert.is((await prune(dir, { maxEntries: 1, now: at })).skipped, false)
     assert.ok(!existsSync(layout.gcLock))

@@ -4,7 +4,7 @@
  * publishes with rename, as LLVM's ThinLTO cache did, shows why Cairn does not.
  */
 
-import { removeContentIfUnused, removeEntryIfUnused } from '@cairn/gc/protocol'
+import { filesystemNow, removeContentIfUnused, removeEntryIfUnused } from '@cairn/gc/protocol'
 import type { Hasher } from '@cairn/hash'
 import { decodeRecord, Layout } from '@cairn/store'
 import {
@@ -14,7 +14,6 @@ import {
   type FileStat,
   fstat,
   lstat,
-  now,
   open,
   type Protocol,
   putEntry,
@@ -38,6 +37,8 @@ export interface ActorEnvironment {
   hasher: Hasher
   /** Which platform's read rules the store code applies (Windows' busy-file retries, or not). */
   platform: Platform
+  /** How writers publish: `link` (default), or `copy` on a filesystem without hard links. */
+  publishMode?: StoreContext['publishMode']
 }
 
 export interface ActorSpec {
@@ -59,7 +60,7 @@ export function contextFor(name: string, env: ActorEnvironment): StoreContext {
     verify: 'size',
     touchInterval: 0,
     durable: false,
-    publishMode: 'link',
+    publishMode: env.publishMode ?? 'link',
     platform: env.platform,
     stats: { hits: 0, misses: 0, puts: 0, published: 0, corrupt: 0 },
   }
@@ -102,7 +103,8 @@ export function deleteActor(name: string, key: string): ActorSpec {
  * removeEntryIfUnused (which re-checks the record's inode and mtime and keeps an entry used
  * since the scan), then sweep content no surviving entry references through
  * removeContentIfUnused (the GC's half of the content handshake), with prune's cutoff: the scan's
- * start minus the grace. It scans only the shards the configuration's keys and digests live in:
+ * start minus the grace, the start read from the filesystem's clock as prune reads it
+ * (filesystemNow: the mtime of a file it creates), not from the GC's process clock. It scans only the shards the configuration's keys and digests live in:
  * the other 254 are empty in a model run, and reading an empty directory changes nothing.
  */
 export function gcActor(name: string, keys: string[], digests: string[], graceMs: number): ActorSpec {
@@ -119,7 +121,7 @@ function* pruneToZero(
   digests: string[],
   graceMs: number,
 ): Protocol<number> {
-  const started = yield* now()
+  const started = yield* filesystemNow(ctx)
   const survivors = new Set<string>()
   let removed = 0
   for (const shard of unique(keys.map((key) => key.slice(0, 2)))) {

@@ -47,20 +47,37 @@ export function runInModel<T>(fs: MemoryFs, protocol: Protocol<T>, actor: string
   return next.value
 }
 
+/** How a store is prepared: a filesystem without hard links (copy mode), clocks set apart. */
+interface StoreOptions {
+  links?: boolean
+  /** Per actor name: its process clock's lead over the filesystem's, ms (negative: behind). */
+  skew?: Record<string, number>
+}
+
 /** A fresh store in a model filesystem, optionally with entries already published and old. */
 export function prepareStore(
   semantics: Semantics,
   hasher: Hasher,
   existing: [string, Buffer][] = [],
+  options: StoreOptions = {},
 ): MemoryFs {
-  const fs = new MemoryFs(semantics)
+  const links = options.links ?? true
+  const fs = new MemoryFs(semantics, { links })
+  // Without links, openOrCreate finds out and records copy mode in the marker, as on a real disk.
   runInModel(fs, openOrCreate(new Layout(STORE_DIR, 'setup'), 'xxh128', false), 'setup')
-  const ctx = contextFor('setup', { hasher, platform: 'linux' })
+  const ctx = contextFor('setup', { hasher, platform: 'linux', publishMode: links ? 'link' : 'copy' })
   for (const [key, value] of existing)
     runInModel(fs, putEntry(ctx, key, { kind: 'buffer', data: value }, undefined), 'setup')
   fs.advanceClock(3_600_000)
+  for (const [actor, ms] of Object.entries(options.skew ?? {})) fs.setClockSkew(actor, ms)
   return fs
 }
+
+/** A minute: how far apart the clocks of the skew configurations are. */
+const SKEW_MS = 60_000
+
+/** The content grace a real prune uses (COPY_MODE_GRACE_MS): skew matters only with one. */
+const REAL_GRACE_MS = 10_000
 
 export interface ConfigurationSet {
   env: ActorEnvironment
@@ -88,17 +105,23 @@ export async function buildConfigurations(options: { deep?: boolean } = {}): Pro
       actors: ActorSpec[],
       existing: [string, Buffer][] = [],
       extra: Partial<Configuration> = {},
+      store: StoreOptions = {},
     ) =>
       configurations.push({
         name: `${name} [${semantics}]`,
         semantics,
         platform,
         actors,
-        initial: prepareStore(semantics, hasher, existing),
+        initial: prepareStore(semantics, hasher, existing, store),
         crashes: false,
         checkContent: true,
+        ...(store.links === false ? { publishMode: 'copy' as const } : {}),
         ...extra,
       })
+    const copyMode = { links: false }
+    /** The GC's clock a minute ahead of the filesystem's, the writers' a minute behind; or the reverse. */
+    const gcAhead = { skew: { gc: SKEW_MS, writer: -SKEW_MS, writer1: -SKEW_MS, writer2: -SKEW_MS } }
+    const gcBehind = { skew: { gc: -SKEW_MS, writer: SKEW_MS } }
 
     add('two writers race for one key, a reader reads it', [
       putActor('writer1', KEY_1, 'A', VALUE_A),
@@ -148,7 +171,82 @@ export async function buildConfigurations(options: { deep?: boolean } = {}): Pro
       putActor('writer2', KEY_1, 'small', VALUE_SMALL),
       getActor('reader', KEY_1, allowed(['small', VALUE_SMALL])),
     ])
+    // About 80,000 states under each semantics: Windows' run is in --deep only, to keep CI short.
+    if (semantics === 'posix' || options.deep) {
+      add(
+        'copy mode (no hard links): a GC prunes to zero while a writer reuses the content and a reader reads',
+        [
+          putActor('writer', KEY_2, 'A', VALUE_A),
+          getActor('reader', KEY_2, allowed(['A', VALUE_A])),
+          gcActor('gc', [KEY_1, KEY_2], [digestA], 0),
+        ],
+        [[KEY_1, VALUE_A]],
+        {},
+        copyMode,
+      )
+    }
+    add(
+      'copy mode (no hard links): a writer and a reader on one key',
+      [putActor('writer', KEY_1, 'A', VALUE_A), getActor('reader', KEY_1, allowed(['A', VALUE_A]))],
+      [],
+      {},
+      copyMode,
+    )
+    if (semantics === 'posix') {
+      add(
+        'clock skew (GC +1 min, writer -1 min, grace 10 s): a GC prunes to zero while a writer reuses the content and a reader reads',
+        [
+          putActor('writer', KEY_2, 'A', VALUE_A),
+          getActor('reader', KEY_2, allowed(['A', VALUE_A])),
+          gcActor('gc', [KEY_1, KEY_2], [digestA], REAL_GRACE_MS),
+        ],
+        [[KEY_1, VALUE_A]],
+        {},
+        gcAhead,
+      )
+      add(
+        'clock skew (GC -1 min, writer +1 min, grace 10 s): a GC prunes to zero while a writer reuses the content',
+        [putActor('writer', KEY_2, 'A', VALUE_A), gcActor('gc', [KEY_1, KEY_2], [digestA], REAL_GRACE_MS)],
+        [[KEY_1, VALUE_A]],
+        {},
+        gcBehind,
+      )
+    }
     if (options.deep) {
+      add(
+        'copy mode (no hard links): two writers race for one key, a reader reads it',
+        [
+          putActor('writer1', KEY_1, 'A', VALUE_A),
+          putActor('writer2', KEY_1, 'B', VALUE_B),
+          getActor('reader', KEY_1, allowed(['A', VALUE_A], ['B', VALUE_B])),
+        ],
+        [],
+        {},
+        copyMode,
+      )
+      add(
+        'copy mode (no hard links): two writers reuse content while a GC prunes and a reader reads',
+        [
+          putActor('writer1', KEY_2, 'A', VALUE_A),
+          putActor('writer2', KEY_1, 'A', VALUE_A),
+          getActor('reader', KEY_2, allowed(['A', VALUE_A])),
+          gcActor('gc', [KEY_1, KEY_2], [digestA], 0),
+        ],
+        [[KEY_1, VALUE_A]],
+        {},
+        copyMode,
+      )
+      add(
+        'clock skew (GC +1 min, writers -1 min, grace 10 s): two writers reuse content while a GC prunes',
+        [
+          putActor('writer1', KEY_2, 'A', VALUE_A),
+          putActor('writer2', KEY_1, 'A', VALUE_A),
+          gcActor('gc', [KEY_1, KEY_2], [digestA], REAL_GRACE_MS),
+        ],
+        [[KEY_1, VALUE_A]],
+        {},
+        gcAhead,
+      )
       add('three writers race for one key, a reader reads it', [
         putActor('writer1', KEY_1, 'A', VALUE_A),
         putActor('writer2', KEY_1, 'B', VALUE_B),

@@ -31,6 +31,8 @@ export interface Configuration {
    * all actors are done: a GC never leaves a run that cannot be restored.
    */
   runs?: RunGroup[]
+  /** How the actors publish (default `link`); `copy` goes with a MemoryFs without links. */
+  publishMode?: 'link' | 'copy'
 }
 
 /** A choice in a schedule: actor index i takes a step, or (-i - 1) kills actor i. */
@@ -79,7 +81,8 @@ export class World {
     this.fs = configuration.initial.clone()
     this.trace = tracing ? [] : undefined
     this.actors = configuration.actors.map((spec) => {
-      const generator = spec.start(contextFor(spec.name, env)) as Generator<Step, unknown, unknown>
+      const actorEnv = configuration.publishMode ? { ...env, publishMode: configuration.publishMode } : env
+      const generator = spec.start(contextFor(spec.name, actorEnv)) as Generator<Step, unknown, unknown>
       return { spec, generator, next: generator.next(), history: '', finished: false, crashed: false }
     })
     for (const actor of this.actors) this.settle(actor)

@@ -14,7 +14,15 @@
  *   handle closes: opening, linking to or creating that name fails with EPERM.
  * - link fails with EEXIST if the name exists (EPERM if it is delete-pending).
  *
- * The clock advances one millisecond per `now` step, so runs are reproducible.
+ * Copy mode (`links: false`), a filesystem without hard links: link fails with EPERM, and an
+ * exclusive copy takes two transitions, as copyFile does: the first creates the empty file (and
+ * reads the source), the second writes the bytes, so a reader may open it half-done. A copy's
+ * times are set by the filesystem's clock, as copyFile does.
+ *
+ * The clock is the filesystem's: it sets every time a file gets without a caller naming one, and
+ * advances one millisecond per `now` step, so runs are reproducible. An actor's `now` reads its
+ * process clock, which may be set apart from the filesystem's ({@link MemoryFs.setClockSkew}),
+ * as on a host whose clock differs from an NFS server's.
  */
 
 import { createHash } from 'node:crypto'
@@ -57,8 +65,14 @@ export class FsError extends Error {
   }
 }
 
+export interface MemoryFsOptions {
+  /** False: a filesystem without hard links (link fails with EPERM; copies take two steps). */
+  links?: boolean
+}
+
 export class MemoryFs {
   readonly semantics: Semantics
+  readonly links: boolean
   private dirs = new Set<string>(['/'])
   private names = new Map<string, NameEntry>()
   private inodes = new Map<number, Inode>()
@@ -69,14 +83,26 @@ export class MemoryFs {
   /** Descriptors are numbered per actor, so one actor's numbers do not depend on the others. */
   private fdCounters = new Map<string, number>()
   private clock = 1_000_000
+  /** Per actor: how far its process clock is ahead of the filesystem's (negative: behind). */
+  private skew = new Map<string, number>()
+  /** Copies in progress (copy mode), by actor: the file created and the bytes it will hold. */
+  private copying = new Map<string, { to: string; inode: number; data: Buffer }>()
 
-  constructor(semantics: Semantics) {
+  constructor(semantics: Semantics, options: MemoryFsOptions = {}) {
     this.semantics = semantics
+    this.links = options.links ?? true
+  }
+
+  /** Sets `actor`'s process clock `ms` ahead of the filesystem's (negative: behind). */
+  setClockSkew(actor: string, ms: number): void {
+    this.skew.set(actor, ms)
   }
 
   /** A deep copy, so a prepared store can be the start of many runs. */
   clone(): MemoryFs {
-    const copy = new MemoryFs(this.semantics)
+    const copy = new MemoryFs(this.semantics, { links: this.links })
+    copy.skew = new Map(this.skew)
+    copy.copying = new Map([...this.copying].map(([actor, c]) => [actor, { ...c }]))
     copy.dirs = new Set(this.dirs)
     copy.names = new Map([...this.names].map(([path, entry]) => [path, { ...entry }]))
     copy.inodes = new Map([...this.inodes].map(([id, inode]) => [id, { ...inode }]))
@@ -121,11 +147,15 @@ export class MemoryFs {
         this.close(step.fd)
         return done(undefined)
       case 'link':
+        if (!this.links) throw new FsError('EPERM', 'link', step.to)
         this.link(step.from, step.to)
         return done(undefined)
       case 'copyExclusive':
+        if (!this.links) return this.copyInTwoSteps(step.from, step.to, actor)
+        this.copy(step.from, step.to, true, actor)
+        return done(undefined)
       case 'copy':
-        this.copy(step.from, step.to, step.op === 'copyExclusive', actor)
+        this.copy(step.from, step.to, false, actor)
         return done(undefined)
       case 'rename':
         return this.rename(step.from, step.to, actor)
@@ -149,7 +179,7 @@ export class MemoryFs {
         return done(this.readdir(step.path))
       case 'now':
         this.clock += 1
-        return done(this.clock)
+        return done(this.clock + (this.skew.get(actor) ?? 0))
     }
   }
 
@@ -160,6 +190,7 @@ export class MemoryFs {
 
   /** Closes every descriptor `actor` holds, as the OS does when a process dies. */
   closeAllOf(actor: string): void {
+    this.copying.delete(actor) // a copy cut short leaves its partial file
     for (const [fd, descriptor] of [...this.fds]) if (descriptor.owner === actor) this.close(fd)
     for (const [path, holder] of [...this.held]) if (holder === actor) this.held.delete(path)
   }
@@ -213,6 +244,12 @@ export class MemoryFs {
       parts.push(`#${id} ${node.digest} ${node.mtimeMs} ${node.ctimeMs} ${node.links} ${node.open}`)
     }
     parts.push(`held ${[...this.held].sort().join(',')}`)
+    const copies = [...this.copying]
+      .map(
+        ([actor, c]) => `${actor}:${c.to}:${this.inodes.has(c.inode) ? idOf(c.inode) : '-'}:${c.data.length}`,
+      )
+      .sort()
+    if (copies.length > 0) parts.push(`copying ${copies.join(',')}`)
     return parts.join('\n')
   }
 
@@ -295,6 +332,44 @@ export class MemoryFs {
     }
     this.inodes.set(inode.id, inode)
     this.names.set(to, { inode: inode.id, deletePending: false })
+  }
+
+  /**
+   * copyFile without hard links: the first transition opens the source and creates the empty
+   * destination exclusively, the second writes the bytes read (a reader in between sees an
+   * empty file). The new file's times are the filesystem's clock.
+   */
+  private copyInTwoSteps(from: string, to: string, actor: string): Transition {
+    const pending = this.copying.get(actor)
+    if (pending) {
+      this.copying.delete(actor)
+      const inode = this.inodes.get(pending.inode)
+      if (inode) {
+        inode.data = pending.data
+        inode.digest = undefined
+        inode.mtimeMs = this.clock
+        inode.ctimeMs = this.clock
+      }
+      return done(undefined)
+    }
+    const source = this.inode(this.name(from, 'copyfile', actor).inode)
+    this.parent(to, 'copyfile')
+    const existing = this.names.get(to)
+    if (existing) throw new FsError(existing.deletePending ? 'EPERM' : 'EEXIST', 'copyfile', to)
+    const inode: Inode = {
+      id: this.nextInode++,
+      data: Buffer.alloc(0),
+      mtimeMs: this.clock,
+      ctimeMs: this.clock,
+      links: 1,
+      open: 0,
+      creator: actor,
+      digest: undefined,
+    }
+    this.inodes.set(inode.id, inode)
+    this.names.set(to, { inode: inode.id, deletePending: false })
+    this.copying.set(actor, { to, inode: inode.id, data: source.data })
+    return { done: false, note: `created ${to}, copying` }
   }
 
   private rename(from: string, to: string, actor: string): Transition {

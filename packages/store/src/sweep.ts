@@ -9,8 +9,15 @@
  *      the GC's scan, a writer confirmed it: keep it
  *   2. rename content/<cd>/<digest> to tmp/gc-<digest>-…   (the name is free from now on)
  *   3. lstat the moved file: if its mtime changed since the GC's scan, or is within the grace
- *      period, a writer confirmed it: link it back (EEXIST: a writer re-published it, fine)
+ *      period, a writer confirmed it: put it back (EEXIST: a writer re-published it, fine)
  *   4. unlink the moved file
+ *
+ * The put-back publishes the moved file exactly as a writer publishes content: `link`, or in a
+ * copy-mode store (no hard links) an exclusive-create copy, so it never replaces a file a writer
+ * re-published meanwhile. A copy is not atomic, so a reader may find it half-written: a miss
+ * (its size check), as with any copy-mode publish. If the put-back fails for another reason (a
+ * full disk), the moved file stays in tmp/ rather than be unlinked: a miss until the writer's
+ * next put, and the GC reports the failure.
  *
  * A writer touches its content after publishing its entry. If that touch came before step 2,
  * step 1 or 3 sees it; if after, the touch fails with ENOENT and the writer publishes the
@@ -27,18 +34,21 @@
 
 import type { StoreContext } from './context.js'
 import { errnoOf } from './errors.js'
+import { NO_LINKS } from './publish.js'
 import { checkDirectories, unlinkInStore } from './safety.js'
-import { link, lstat, type Protocol, rename } from './steps.js'
+import { copyExclusive, link, lstat, type Protocol, rename } from './steps.js'
 
 export type SweepResult = 'removed' | 'kept' | 'gone'
 
 /**
  * Deletes content `digest` if it was not used since the scan that saw it with mtime `seenMtimeMs`
  * and is older than `cutoffMs` (ms since the epoch; its status too: ctime). 'gone' if it was
- * already deleted.
+ * already deleted. `cutoffMs` must be a time read from the store's filesystem (a file's mtime),
+ * not from a process clock: the ctime it is compared with is set by the filesystem's clock,
+ * which on NFS is the server's. `publishMode` (default `link`) says how content is put back.
  */
 export function* removeUnusedContent(
-  ctx: Pick<StoreContext, 'layout' | 'guard'>,
+  ctx: Pick<StoreContext, 'layout' | 'guard'> & { publishMode?: StoreContext['publishMode'] },
   digest: string,
   seenMtimeMs: number,
   cutoffMs: number,
@@ -57,20 +67,46 @@ export function* removeUnusedContent(
     if (code === 'ENOENT' || code === 'ENOTDIR') return 'gone'
     throw error
   }
+  let putBackFailed = false
   try {
     const { mtimeMs } = yield* lstat(moved)
     if (mtimeMs !== seenMtimeMs || mtimeMs >= cutoffMs) {
       try {
         yield* checkDirectories(ctx, moved)
         yield* checkDirectories(ctx, path)
-        yield* link(moved, path)
+        yield* putBack(ctx.publishMode ?? 'link', moved, path)
       } catch (error) {
-        if (errnoOf(error) !== 'EEXIST') throw error
+        putBackFailed = true
+        throw error
       }
       return 'kept'
     }
     return 'removed'
   } finally {
-    yield* unlinkInStore(ctx, moved)
+    if (!putBackFailed) yield* unlinkInStore(ctx, moved)
+  }
+}
+
+/**
+ * Publishes the moved content at its name again without replacing anything there: link, or an
+ * exclusive-create copy in copy mode (or where link turns out unsupported). EEXIST means a writer
+ * published the same bytes meanwhile: done.
+ */
+function* putBack(mode: StoreContext['publishMode'], moved: string, path: string): Protocol<void> {
+  let useLinks = mode === 'link'
+  for (;;) {
+    try {
+      if (useLinks) yield* link(moved, path)
+      else yield* copyExclusive(moved, path)
+      return
+    } catch (error) {
+      const code = errnoOf(error)
+      if (code === 'EEXIST') return
+      if (useLinks && code !== undefined && NO_LINKS.has(code)) {
+        useLinks = false
+        continue
+      }
+      throw error
+    }
   }
 }
