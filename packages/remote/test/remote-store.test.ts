@@ -5,7 +5,15 @@ import { type CacheStore, openRemoteStore, type RemoteOptions, type RemoteStore 
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { key64, type MemoryServer, removeTempDirs, startMemoryServer, tempDir } from './helpers.js'
+import {
+  key64,
+  type MemoryServer,
+  removeTempDirs,
+  startMemoryServer,
+  tempDir,
+  waitFor,
+  withDeadline,
+} from './helpers.js'
 
 let server: MemoryServer
 
@@ -26,6 +34,7 @@ tier.before.each(() => {
   server.log.length = 0
   server.intercept = undefined
   server.delayMs = 0
+  server.hold = undefined
   server.maxInFlight = 0
 })
 tier.after(async () => {
@@ -101,12 +110,20 @@ tier(
   'uploads run in the background, at most `concurrency` at once, over kept-alive connections',
   async () => {
     const a = await machine({ concurrency: 3 })
-    server.delayMs = 30
+    // The server answers nothing until every put has returned: a put that waited for its upload
+    // would never return (the 30 s deadline says so), with no tight time limit for a loaded
+    // machine to exceed.
+    let release = () => {}
+    server.hold = new Promise((resolve) => {
+      release = resolve
+    })
     const connectionsBefore = server.connections
     const keys = Array.from({ length: 12 }, (_, i) => key64(300 + i))
-    const started = performance.now()
-    for (const key of keys) await a.put(key, `entry ${key}`)
-    assert.ok(performance.now() - started < 12 * 30, 'put does not wait for its upload')
+    for (const key of keys) await withDeadline(a.put(key, `entry ${key}`), 'a put while uploads are held')
+    assert.is(a.remoteStats().uploads, 0, 'put does not wait for its upload')
+    await waitFor(() => server.maxInFlight >= 3, 'three uploads at once')
+    release()
+    server.hold = undefined
     await a.flush()
     assert.is(a.remoteStats().uploads, 12)
     assert.ok(server.maxInFlight <= 3, `${server.maxInFlight} requests at once`)
