@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs'
+import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { PruneReport } from '@cairn/gc'
@@ -34,20 +34,27 @@ safety(
     await openStore(dir)
     // Half run the store's own concurrency workload (inline and shared content, deletes), half
     // put content of their own per key, so the GC keeps sweeping content they publish again.
+    // The workers go on until the GC is done, and the GC until it has done what is asserted
+    // below: on a busy machine that takes longer than DURATION_MS.
+    const stopFile = join(tempDir(), 'stop')
     const workers = Array.from({ length: WORKERS }, (_, i) =>
       runNode(fixture(i % 2 === 0 ? 'gc-worker' : 'store-worker'), [
         dir,
         String(DURATION_MS),
         String(500 + i),
-        ...(i % 2 === 0 ? [] : ['mixed']),
+        ...(i % 2 === 0 ? ['200'] : ['mixed', '48']),
+        stopFile,
       ]),
     )
-    const gcRun = runNode(fixture('gc-loop'), [
+    const gcResult = await runNode(fixture('gc-loop'), [
       dir,
       String(DURATION_MS),
       JSON.stringify({ maxEntries: 0, tempGrace: TEMP_GRACE_MS }),
+      '0',
+      JSON.stringify({ prunes: 3, removed: 51, contentRemoved: 1 }),
     ])
-    const [gcResult, ...results] = await Promise.all([gcRun, ...workers])
+    writeFileSync(stopFile, '')
+    const results = await Promise.all(workers)
     assert.ok(gcResult)
     assert.is(gcResult.code, 0, gcResult.stderr)
     const gc = JSON.parse(gcResult.stdout) as GcLoopCounts

@@ -4,7 +4,7 @@
 //
 // CI runs it for a few seconds; `pnpm stress` sets CAIRN_STRESS_MS=30000 for the full run.
 
-import { readdirSync } from 'node:fs'
+import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { prune } from '@cairn/gc'
@@ -33,16 +33,33 @@ contention(
     const dir = tempDir()
     await openStore(dir)
     const started = Date.now()
+    // The workers go on until the GC is done, and the GC until it has done what is asserted
+    // below: on a busy machine that takes longer than DURATION_MS.
+    const stopFile = join(tempDir(), 'stop')
     const workers = Array.from({ length: WORKERS }, (_, i) =>
-      runNode(fixture('store-worker'), [dir, String(DURATION_MS), String(5000 + i), 'mixed', String(KEYS)]),
+      runNode(fixture('store-worker'), [
+        dir,
+        String(DURATION_MS),
+        String(5000 + i),
+        'mixed',
+        String(KEYS),
+        stopFile,
+      ]),
     )
     // A budget far below the workload's working set, so nearly every prune removes entries and
     // content that some worker is about to read or has just rewritten; a 1.5 s grace sweeps
     // content under the writers too, yet is far longer than any put keeps a temp file on an idle
     // machine (a busy one may stall a put longer: see lostTempFile in fixtures/workload.ts).
     const policy = { maxEntries: 4, maxBytes: 64 * 1024, tempGrace: 1500 }
-    const gc = runNode(fixture('gc-loop'), [dir, String(DURATION_MS), JSON.stringify(policy), '100'])
-    const [gcResult, ...workerResults] = await Promise.all([gc, ...workers])
+    const gcResult = await runNode(fixture('gc-loop'), [
+      dir,
+      String(DURATION_MS),
+      JSON.stringify(policy),
+      '100',
+      JSON.stringify({ prunes: 5, removed: 1 }),
+    ])
+    writeFileSync(stopFile, '')
+    const workerResults = await Promise.all(workers)
     const seconds = (Date.now() - started) / 1000
 
     assert.ok(gcResult, 'the GC process ran')
