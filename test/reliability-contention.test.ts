@@ -6,7 +6,6 @@
 
 import { readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { prune } from '@cairn/gc'
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
@@ -18,6 +17,7 @@ import {
   MTIME_LAG_MS,
   type WorkerCounts,
 } from './fixtures/workload.js'
+import { clockPast } from './helpers/clock.js'
 import { fixture, removeTempDirs, runNode, tempDir } from './helpers/processes.js'
 
 const WORKERS = 16
@@ -101,7 +101,7 @@ contention(
     }
     // A zero grace still keeps files modified at or after the scan's start (the writers' side of the
     // content handshake), so let the clock move past the last write first.
-    await sleep(20)
+    await clockPast(dir)
     const final = await prune(dir, { maxEntries: 0, tempGrace: 0 })
     assert.is(final.skipped, false)
     assert.is(final.kept.entries, 0)
