@@ -6,13 +6,13 @@
 import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { prune } from '@cairn/gc'
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { crashBytes, crashKey } from './fixtures/crash-workload.js'
 import { xorshift } from './fixtures/workload.js'
+import { clockPast } from './helpers/clock.js'
 import { fixture, removeTempDirs, tempDir } from './helpers/processes.js'
 
 const KILLS = 100
@@ -70,7 +70,7 @@ crash(
     for await (const _ of before.entries()) entriesBefore += 1
     // A zero grace still keeps files modified at or after the scan's start (the writers' side of the
     // content handshake), so let the clock move past the last write first.
-    await sleep(20)
+    await clockPast(dir)
     const report = await prune(dir, { maxAge: 365 * 24 * 3600_000, tempGrace: 0 })
     assert.is(report.temp.removed, debris, 'the prune removed every temp file the kills left')
     assert.equal(readdirSync(join(dir, 'tmp')), [], 'no debris remains after the prune')

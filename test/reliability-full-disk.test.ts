@@ -5,11 +5,11 @@ import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { prune } from '@cairn/gc'
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { clockPast } from './helpers/clock.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
 
 const fullDisk = suite('a full disk')
@@ -75,7 +75,7 @@ fullDisk(
     const storeDir = join(mountPoint, 'store')
     // A zero grace still keeps files modified at or after the scan's start (the writers' side of the
     // content handshake), so let the clock move past the last write first.
-    await sleep(20)
+    await clockPast(storeDir)
     const report = await prune(storeDir, { maxBytes: 1_000_000, tempGrace: 0 })
     assert.ok(report.removed.bytes > 1_000_000, `the prune freed ${report.removed.bytes} bytes`)
     const again = randomBytes(150_000)

@@ -15,13 +15,13 @@ import {
 } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { main } from '@cairn/cli'
 import { prune } from '@cairn/gc'
 import { decodeRecord, type JsonValue, openStore, RECORD_MAX_BYTES, type Store } from '@cairn/store'
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { clockPast } from './helpers/clock.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
 
 const entryPath = (dir: string, key: string) => join(dir, 'entries', key.slice(0, 2), key)
@@ -117,7 +117,7 @@ hostile('a prune to zero clears hostile files without following, hanging or leav
   }
   // A zero grace still keeps files modified at or after the scan's start (the writers' side of the
   // content handshake), so let the clock move past the last write first.
-  await sleep(20)
+  await clockPast(dir)
   const report = await prune(dir, { maxEntries: 0, tempGrace: 0 })
   assert.is(report.skipped, false)
   assert.is(report.kept.entries, 0)

@@ -135,7 +135,11 @@ export async function startNginx(options: { tls?: boolean } = {}): Promise<Nginx
         (response) => response.body?.cancel(),
         () => {},
       )
-      for (let i = 0; i < 200 && !requests().some((line) => line.startsWith(`GET ${name} `)); i++) {
+      // Give up loudly, never silently (a check of the log after that could be wrong), and only
+      // after a wait no busy machine needs.
+      const deadline = Date.now() + 30_000
+      while (!requests().some((line) => line.startsWith(`GET ${name} `))) {
+        if (Date.now() > deadline) throw new Error(`nginx did not log ${name} within 30 s`)
         await new Promise((resolve) => setTimeout(resolve, 10))
       }
     }
@@ -211,10 +215,11 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** Resolves once `port` accepts connections; rejects if `child` exits first or after 5 s. */
+/** Resolves once `port` accepts connections; rejects if `child` exits first or after 30 s. */
 function waitForPort(port: number, child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 5000
+    // Generous: a busy machine may take seconds to start nginx, and a retry costs a new port.
+    const deadline = Date.now() + 30_000
     let done = false
     child.once('exit', (code, signal) => {
       if (!done) {
@@ -240,7 +245,7 @@ function waitForPort(port: number, child: ChildProcess): Promise<void> {
         socket.destroy()
         if (Date.now() > deadline) {
           done = true
-          reject(new Error('nothing listening after 5 s'))
+          reject(new Error('nothing listening after 30 s'))
         } else setTimeout(attempt, 20)
       })
     }

@@ -20,9 +20,16 @@ import { bytesOf, keyOf, rejectsWith, removeTempDirs, setLastUse, tempDir } from
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
-/** The tests' "now": a minute ahead of the files' real mtimes, so tempGrace 0 sweeps them. */
-const NOW = Date.now() + MINUTE
+/**
+ * The tests' "now": a minute ahead of the files' real mtimes, so tempGrace 0 sweeps them. Set
+ * again before each test (`rebase`): one value for the whole file left its tests 50 s in all
+ * before the 10 s content grace stopped sweeping, and the file took 32 s on a busy machine.
+ */
+let NOW = Date.now() + MINUTE
 const at = (): number => NOW
+const rebase = () => {
+  NOW = Date.now() + MINUTE
+}
 
 /**
  * A store with `count` entries of `size` bytes each; entry i was last used `count - i` minutes
@@ -83,6 +90,7 @@ exportsSuite.run()
 
 const lru = suite('least recently used first')
 lru.after(removeTempDirs)
+lru.before.each(rebase)
 
 lru('entries read recently survive a prune that removes older-written ones (LRU, not FIFO)', async () => {
   const { dir } = await storeWith(10)
@@ -136,6 +144,7 @@ lru.run()
 
 const budgets = suite('budgets')
 budgets.after(removeTempDirs)
+budgets.before.each(rebase)
 
 budgets('maxEntries alone keeps the newest N', async () => {
   const { dir, store } = await storeWith(10)
@@ -290,6 +299,7 @@ budgets.run()
 
 const dry = suite('dry run')
 dry.after(removeTempDirs)
+dry.before.each(rebase)
 
 dry('a dry run deletes nothing, writes nothing, and reports what the real run then does', async () => {
   const { dir, store } = await storeWith(12)
@@ -320,6 +330,7 @@ dry.run()
 
 const debris = suite('temp debris and hostile files')
 debris.after(removeTempDirs)
+debris.before.each(rebase)
 
 debris('temp files older than the grace are removed, fresh ones kept', async () => {
   const { dir } = await storeWith(1)
@@ -399,6 +410,7 @@ debris.run()
 
 const refusals = suite('refusals')
 refusals.after(removeTempDirs)
+refusals.before.each(rebase)
 
 refusals('a directory that is not a store is refused with ERR_CAIRN_NOT_A_STORE, untouched', async () => {
   const empty = tempDir()
@@ -437,6 +449,7 @@ refusals.run()
 
 const schedule = suite('interval, stamp and lock')
 schedule.after(removeTempDirs)
+schedule.before.each(rebase)
 
 schedule(
   'interval skips a prune after a recent one, and the stamp is written only by real prunes',

@@ -33,6 +33,11 @@ export interface MemoryServer {
   maxInFlight: number
   /** Milliseconds every answer waits (to make requests overlap). */
   delayMs: number
+  /**
+   * While set, every request waits for this promise before it is answered: a test holds the
+   * server to see what the client does with requests outstanding, however slow the machine is.
+   */
+  hold: Promise<void> | undefined
   /** Replaces the handler for the next requests; return true when it answered. */
   intercept: ((request: IncomingMessage, response: ServerResponse) => boolean) | undefined
   close(): Promise<void>
@@ -47,6 +52,7 @@ export async function startMemoryServer(): Promise<MemoryServer> {
     connections: 0,
     maxInFlight: 0,
     delayMs: 0,
+    hold: undefined,
     intercept: undefined,
   }
   let inFlight = 0
@@ -56,7 +62,9 @@ export async function startMemoryServer(): Promise<MemoryServer> {
     response.on('close', () => {
       inFlight -= 1
     })
-    if (state.delayMs > 0) setTimeout(() => answer(request, response), state.delayMs)
+    const held = state.hold
+    if (held) void held.then(() => answer(request, response))
+    else if (state.delayMs > 0) setTimeout(() => answer(request, response), state.delayMs)
     else answer(request, response)
   })
   server.on('connection', () => {
@@ -101,4 +109,25 @@ export async function startMemoryServer(): Promise<MemoryServer> {
 /** A key as a sha256 store's hasher makes them: 64 lowercase hex characters. */
 export function key64(seed: number): string {
   return seed.toString(16).padStart(8, '0').repeat(8)
+}
+
+/**
+ * Resolves once `condition()` holds, polling; rejects after `ms` (far above what an idle machine
+ * needs, so a loaded one is slow here, never failed) saying what was awaited.
+ */
+export async function waitFor(condition: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${ms} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** `promise`, or a rejection saying what never happened if it does not settle within `ms`. */
+export function withDeadline<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`gave up after ${ms} ms waiting for ${what}`)), ms)
+  })
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
 }

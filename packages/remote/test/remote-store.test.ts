@@ -5,7 +5,15 @@ import { type CacheStore, openRemoteStore, type RemoteOptions, type RemoteStore 
 import { openStore } from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { key64, type MemoryServer, removeTempDirs, startMemoryServer, tempDir } from './helpers.js'
+import {
+  key64,
+  type MemoryServer,
+  removeTempDirs,
+  startMemoryServer,
+  tempDir,
+  waitFor,
+  withDeadline,
+} from './helpers.js'
 
 let server: MemoryServer
 
@@ -26,6 +34,7 @@ tier.before.each(() => {
   server.log.length = 0
   server.intercept = undefined
   server.delayMs = 0
+  server.hold = undefined
   server.maxInFlight = 0
 })
 tier.after(async () => {
@@ -101,12 +110,20 @@ tier(
   'uploads run in the background, at most `concurrency` at once, over kept-alive connections',
   async () => {
     const a = await machine({ concurrency: 3 })
-    server.delayMs = 30
+    // The server answers nothing until every put has returned: a put that waited for its upload
+    // would never return (the 30 s deadline says so), with no tight time limit for a loaded
+    // machine to exceed.
+    let release = () => {}
+    server.hold = new Promise((resolve) => {
+      release = resolve
+    })
     const connectionsBefore = server.connections
     const keys = Array.from({ length: 12 }, (_, i) => key64(300 + i))
-    const started = performance.now()
-    for (const key of keys) await a.put(key, `entry ${key}`)
-    assert.ok(performance.now() - started < 12 * 30, 'put does not wait for its upload')
+    for (const key of keys) await withDeadline(a.put(key, `entry ${key}`), 'a put while uploads are held')
+    assert.is(a.remoteStats().uploads, 0, 'put does not wait for its upload')
+    await waitFor(() => server.maxInFlight >= 3, 'three uploads at once')
+    release()
+    server.hold = undefined
     await a.flush()
     assert.is(a.remoteStats().uploads, 12)
     assert.ok(server.maxInFlight <= 3, `${server.maxInFlight} requests at once`)
@@ -226,34 +243,49 @@ tier('headers go with every request, and credentials never reach a warning', asy
 tier(
   'repeated failures open the breaker: it says so once and stops asking until the cooldown ends',
   async () => {
-    const lines: string[] = []
-    const a = await machine({ failureThreshold: 2, cooldownMs: 300 }, lines)
-    server.intercept = (_request, response) => {
-      response.writeHead(503).end()
-      return true
+    // The breaker opens at the second failure, for cooldownMs by the clock. The checks made while
+    // it is open mean something only if they ended before the cooldown did; on a loaded machine
+    // they may not, and then the round is repeated with a 4× longer cooldown.
+    for (let cooldownMs = 300; ; cooldownMs *= 4) {
+      server.log.length = 0
+      const lines: string[] = []
+      const a = await machine({ failureThreshold: 2, cooldownMs }, lines)
+      server.intercept = (_request, response) => {
+        response.writeHead(503).end()
+        return true
+      }
+      const started = Date.now()
+      const got: unknown[] = []
+      for (let i = 0; i < 6; i++) got.push(await a.get(key64(20 + i)))
+      const openedBy = Date.now()
+      const asked = server.log.length
+      await a.put(key64(30), 'not sent while open')
+      await a.flush()
+      const askedAfterPut = server.log.length
+      if (Date.now() - started >= cooldownMs) continue
+      assert.equal(got, [undefined, undefined, undefined, undefined, undefined, undefined])
+      assert.is(asked, 2)
+      assert.is(lines.length, 2)
+      assert.match(lines[0] as string, 'HTTP 503')
+      assert.match(lines[1] as string, '2 requests in a row failed')
+      assert.is(askedAfterPut, 2)
+      assert.equal(a.remoteStats(), {
+        hits: 0,
+        misses: 6,
+        errors: 2,
+        bytesDown: 0,
+        bytesUp: 0,
+        uploads: 0,
+        uploadsFailed: 1,
+      })
+      // The breaker opened before `openedBy`, so it is closed once the clock is a cooldown past it.
+      await waitFor(() => Date.now() > openedBy + cooldownMs, 'the cooldown to end')
+      server.intercept = undefined
+      assert.is(await a.get(key64(20)), undefined)
+      assert.is(server.log.length, 3, 'after the cooldown the remote is asked again')
+      assert.is(lines.length, 2)
+      return
     }
-    for (let i = 0; i < 6; i++) assert.is(await a.get(key64(20 + i)), undefined)
-    assert.is(server.log.length, 2)
-    assert.is(lines.length, 2)
-    assert.match(lines[0] as string, 'HTTP 503')
-    assert.match(lines[1] as string, '2 requests in a row failed')
-    await a.put(key64(30), 'not sent while open')
-    await a.flush()
-    assert.is(server.log.length, 2)
-    assert.equal(a.remoteStats(), {
-      hits: 0,
-      misses: 6,
-      errors: 2,
-      bytesDown: 0,
-      bytesUp: 0,
-      uploads: 0,
-      uploadsFailed: 1,
-    })
-    await new Promise((resolve) => setTimeout(resolve, 320))
-    server.intercept = undefined
-    assert.is(await a.get(key64(20)), undefined)
-    assert.is(server.log.length, 3, 'after the cooldown the remote is asked again')
-    assert.is(lines.length, 2)
   },
 )
 

@@ -111,8 +111,12 @@ sweep('a confirmation whose mtime went backwards is still seen: its ctime is aft
   const seen = statSync(path).mtimeMs
   await new Promise((resolve) => setTimeout(resolve, 5))
   const cutoff = Date.now()
-  await new Promise((resolve) => setTimeout(resolve, 5))
-  utimesSync(path, old, old) // the stale confirmation
+  // The stale confirmation, once the filesystem's clock (coarse: a few ms behind Date.now(), which
+  // a fixed 5 ms wait did not always cover) stamps its ctime after the cutoff.
+  do {
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    utimesSync(path, old, old)
+  } while (statSync(path).ctimeMs <= cutoff)
   assert.is(statSync(path).mtimeMs, seen)
   assert.is(runSync(removeUnusedContent({ layout }, digest, seen, cutoff)), 'kept')
   assert.ok(existsSync(contentPath(dir, digest)))
