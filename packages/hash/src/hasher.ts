@@ -44,10 +44,11 @@ export interface Hasher {
 export const FILE_CHUNK_SIZE = 256 * 1024
 
 /**
- * Creates a hasher. The default algorithm, `xxh128`, is fast and right for a store whose
- * writers you trust (your own machine, your own CI). Use `sha256` for a store shared with
- * writers you do not trust: xxh128 is not collision-resistant against an attacker, who
- * could craft content whose digest matches another's.
+ * Creates a hasher. The default algorithm, `xxh128`, is fast and detects accidents; it is not
+ * collision-resistant against an attacker, who could craft content whose digest matches
+ * another's. `sha256` is, and is what servers that check digests (bazel-remote) expect. Neither
+ * makes a store safe to share with writers you do not trust: a writer can always store its own
+ * bytes under a key (docs/DESIGN.md, "Trust").
  *
  * @throws {TypeError} with `code: 'ERR_CAIRN_INVALID_OPTION'` for an unknown algorithm.
  */

@@ -40,7 +40,8 @@ export interface StoreOptions {
   /**
    * Digest algorithm for content; recorded in the store when it is created. Default: the store's
    * own, or `xxh128` for a new store. A store created with another algorithm is an error
-   * (ERR_CAIRN_ALGORITHM_MISMATCH). Use `sha256` for stores shared with writers you do not trust.
+   * (ERR_CAIRN_ALGORITHM_MISMATCH). `sha256` is collision-resistant (and what bazel-remote checks);
+   * it does not make a store safe to share with writers you do not trust (docs/DESIGN.md, "Trust").
    */
   algorithm?: Algorithm
   /** The clock, in ms since the epoch. For tests; default Date.now. */
