@@ -1,0 +1,15 @@
+import { resolve } from 'node:path'
+import { defaultStoreDir } from '@cairn/store'
+
+/**
+ * The store a project uses: the `store` option (relative to rootDir), else `$CAIRN_DIR`, else
+ * the platform cache directory the `cairn` CLI uses, so both share one store.
+ */
+export function storeDirFor(store: string | undefined, rootDir: string): string {
+  return resolve(rootDir, store ?? defaultStoreDir())
+}
+
+/** `CAIRN_DISABLE=1` turns the cache off: the inner transformer runs as if used directly. */
+export function isDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.CAIRN_DISABLE === '1'
+}
