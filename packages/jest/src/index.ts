@@ -2,7 +2,7 @@ import { createHasher } from '@cairn/hash'
 import { type JestTransformer, loadInner } from './inner.js'
 import { checkOptions } from './options.js'
 import { isDisabled } from './store-dir.js'
-import { cachingTransformer } from './transformer.js'
+import { cachingTransformer, passThrough } from './transformer.js'
 
 export type { CairnJestOptions } from './options.js'
 export { CACHE_FORMAT_VERSION } from './transformer.js'
@@ -15,7 +15,7 @@ export { CACHE_FORMAT_VERSION } from './transformer.js'
 export async function createTransformer(options?: unknown): Promise<JestTransformer> {
   const checked = checkOptions(options)
   const inner = await loadInner(checked.transformer, checked.transformerConfig)
-  if (isDisabled()) return inner.transformer
+  if (isDisabled()) return passThrough(inner, checked)
   const hashers = await Promise.all([createHasher(), createHasher({ algorithm: 'sha256' })])
   return cachingTransformer(inner, checked, hashers)
 }

@@ -50,6 +50,7 @@ function babelFor(inner: Inner, rootDir: string): BabelCore | null {
  *   version, the digests of the config files they came from (babel.config.js, .babelrc), and
  *   @babel/core's version. Only babel-jest's own options are passed to Babel; for another
  *   transformer the project's Babel config files still count, which can only add misses.
+ * - `.browserslistrc` at rootDir, where preset-env finds targets the config does not name.
  * - TypeScript's config: the digest of the tsconfig file ts-jest reads (its `tsconfig` option if
  *   a path, else rootDir/tsconfig.json) and the installed `typescript` version.
  */
@@ -64,6 +65,8 @@ export function resolvedConfig(
   return {
     babel: babelPart(inner, transformerConfig, filename, options, hasher),
     typescript: typescriptPart(inner, transformerConfig, rootDir, hasher),
+    // preset-env reads its targets from here when the config names none; Babel does not list it.
+    browserslistrc: fileDigest(hasher, join(rootDir, '.browserslistrc')),
   }
 }
 

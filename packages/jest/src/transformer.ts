@@ -43,7 +43,14 @@ export function cachingTransformer(
         resolved: resolvedConfig(inner, options.transformerConfig, filename, jestOptions, keyHasher),
         file: relativePath(rootDir, filename),
         source,
-        env: { NODE_ENV: process.env.NODE_ENV ?? null, BABEL_ENV: process.env.BABEL_ENV ?? null },
+        env: {
+          NODE_ENV: process.env.NODE_ENV ?? null,
+          BABEL_ENV: process.env.BABEL_ENV ?? null,
+          BROWSERSLIST: process.env.BROWSERSLIST ?? null,
+          BROWSERSLIST_ENV: process.env.BROWSERSLIST_ENV ?? null,
+        },
+        // preset-env's `targets: { node: 'current' }` compiles for the running Node.
+        node: process.versions.node,
         instrument: jestOptions.instrument === true,
         caller: {
           supportsDynamicImport: jestOptions.supportsDynamicImport === true,
@@ -89,19 +96,26 @@ export function cachingTransformer(
     cacheFor(rootDir).put(entry.bound ? boundKey(key, rootDir) : key, entry.text)
   }
 
+  // The inner transformer sees its own options where Jest puts a transformer's options, as if
+  // it were configured directly.
+  const forInner = (jestOptions: TransformOptions): TransformOptions => ({
+    ...jestOptions,
+    transformerConfig: options.transformerConfig,
+  })
+
   const transformer: JestTransformer = {
     canInstrument: inner.transformer.canInstrument === true,
     getCacheKey(source, filename, jestOptions) {
       const key = keyOf(source, filename, jestOptions)
       if (key !== undefined) return boundKey(key, jestOptions.config.rootDir)
-      return inner.transformer.getCacheKey?.(source, filename, jestOptions) ?? hasher.bytes(source)
+      return inner.transformer.getCacheKey?.(source, filename, forInner(jestOptions)) ?? hasher.bytes(source)
     },
     async getCacheKeyAsync(source, filename, jestOptions) {
       const key = keyOf(source, filename, jestOptions)
       if (key !== undefined) return boundKey(key, jestOptions.config.rootDir)
       const own = inner.transformer.getCacheKeyAsync
-        ? inner.transformer.getCacheKeyAsync(source, filename, jestOptions)
-        : inner.transformer.getCacheKey?.(source, filename, jestOptions)
+        ? inner.transformer.getCacheKeyAsync(source, filename, forInner(jestOptions))
+        : inner.transformer.getCacheKey?.(source, filename, forInner(jestOptions))
       return (await own) ?? hasher.bytes(source)
     },
     async processAsync(source, filename, jestOptions) {
@@ -128,10 +142,36 @@ export function cachingTransformer(
       const key = keyOf(source, filename, jestOptions)
       const hit = key === undefined ? undefined : lookup(key, rootDir)
       if (hit !== undefined) return hit
-      const result = innerProcess.call(inner.transformer, source, filename, jestOptions)
+      const result = innerProcess.call(inner.transformer, source, filename, forInner(jestOptions))
       if (key !== undefined) save(key, rootDir, result)
       return result
     }
   }
+  return transformer
+}
+
+/**
+ * The inner transformer as Jest would use it directly, for CAIRN_DISABLE=1: only the options
+ * Jest passes (ours) are replaced by its own.
+ */
+export function passThrough(inner: Inner, options: CheckedOptions): JestTransformer {
+  const own = inner.transformer
+  const forInner = (jestOptions: TransformOptions): TransformOptions => ({
+    ...jestOptions,
+    transformerConfig: options.transformerConfig,
+  })
+  const transformer: JestTransformer = { canInstrument: own.canInstrument === true }
+  if (own.getCacheKey)
+    transformer.getCacheKey = (s, f, o) =>
+      (own.getCacheKey as NonNullable<JestTransformer['getCacheKey']>).call(own, s, f, forInner(o))
+  if (own.getCacheKeyAsync)
+    transformer.getCacheKeyAsync = (s, f, o) =>
+      (own.getCacheKeyAsync as NonNullable<JestTransformer['getCacheKeyAsync']>).call(own, s, f, forInner(o))
+  if (own.process)
+    transformer.process = (s, f, o) =>
+      (own.process as NonNullable<JestTransformer['process']>).call(own, s, f, forInner(o))
+  if (own.processAsync)
+    transformer.processAsync = (s, f, o) =>
+      (own.processAsync as NonNullable<JestTransformer['processAsync']>).call(own, s, f, forInner(o))
   return transformer
 }
