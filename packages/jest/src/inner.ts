@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url'
 import type { Hasher } from '@cairn/hash'
 import { fileDigest, isInstalled, packageOf } from './files.js'
 import type { KeyableValue } from './paths.js'
+import { withRootDir } from './store-dir.js'
 
 /** The subset of Jest's transformer interface @cairn/jest calls (it is typed loosely on purpose). */
 export interface JestTransformer {
@@ -75,7 +76,9 @@ export async function loadInner(spec: string, config: Record<string, unknown>): 
   }
 }
 
-function resolveInner(spec: string): string {
+function resolveInner(given: string): string {
+  // rootDir is not known yet (Jest passes it to process), and Jest runs from it by default.
+  const spec = withRootDir(given, process.cwd())
   if (isAbsolute(spec)) return spec
   try {
     return createRequire(join(process.cwd(), 'package.json')).resolve(spec)
