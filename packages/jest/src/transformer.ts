@@ -24,16 +24,49 @@ export function cachingTransformer(
   const hasher = hashers[0]
   if (hasher === undefined) throw new TypeError('cachingTransformer needs a hasher.')
   const keyHasher: Hasher = hasher
-  // Jest asks for the key, then (on a miss in its own cache) transforms the same file: keep the
-  // last keys so Babel's config is resolved once per file.
-  const recent = new Map<string, string>()
+  // Jest asks for the key, then (on a miss in its own cache) transforms the same file: process
+  // takes the key getCacheKey just made, so Babel's config is resolved once per file. Only
+  // getCacheKey fills this and only process empties it, so a key is never reused across a
+  // config change (watch mode): getCacheKey always computes afresh.
+  const justMade = new Map<string, string>()
+  const memoOf = (source: string, filename: string, o: TransformOptions): string =>
+    [
+      o.config.rootDir,
+      filename,
+      o.instrument === true,
+      o.supportsStaticESM === true,
+      o.supportsDynamicImport === true,
+      o.supportsExportNamespaceFrom === true,
+      o.supportsTopLevelAwait === true,
+      source,
+    ].join('\0')
+
+  /** The key getCacheKey made for this call, or a new one. */
+  function keyForProcess(
+    source: string,
+    filename: string,
+    jestOptions: TransformOptions,
+  ): string | undefined {
+    const memo = memoOf(source, filename, jestOptions)
+    const known = justMade.get(memo)
+    if (known === undefined) return keyOf(source, filename, jestOptions)
+    justMade.delete(memo)
+    return known
+  }
+
+  /** A new key, remembered for the process call that usually follows. */
+  function keyForJest(source: string, filename: string, jestOptions: TransformOptions): string | undefined {
+    const key = keyOf(source, filename, jestOptions)
+    if (key === undefined) return undefined
+    // Jest's own cache hits mean process is not called: bound what is kept.
+    if (justMade.size >= 64) justMade.delete(justMade.keys().next().value as string)
+    justMade.set(memoOf(source, filename, jestOptions), key)
+    return key
+  }
 
   /** The store key of this transform, or undefined when it cannot be made (the inner then decides). */
   function keyOf(source: string, filename: string, jestOptions: TransformOptions): string | undefined {
     const rootDir = jestOptions.config.rootDir
-    const memo = `${filename}\0${jestOptions.instrument === true}\0${jestOptions.supportsStaticESM === true}\0${source}`
-    const known = recent.get(memo)
-    if (known !== undefined) return known
     let key: string
     try {
       key = keyHasher.key({
@@ -62,8 +95,6 @@ export function cachingTransformer(
     } catch {
       return undefined
     }
-    if (recent.size >= 64) recent.delete(recent.keys().next().value as string)
-    recent.set(memo, key)
     return key
   }
 
@@ -106,12 +137,12 @@ export function cachingTransformer(
   const transformer: JestTransformer = {
     canInstrument: inner.transformer.canInstrument === true,
     getCacheKey(source, filename, jestOptions) {
-      const key = keyOf(source, filename, jestOptions)
+      const key = keyForJest(source, filename, jestOptions)
       if (key !== undefined) return boundKey(key, jestOptions.config.rootDir)
       return inner.transformer.getCacheKey?.(source, filename, forInner(jestOptions)) ?? hasher.bytes(source)
     },
     async getCacheKeyAsync(source, filename, jestOptions) {
-      const key = keyOf(source, filename, jestOptions)
+      const key = keyForJest(source, filename, jestOptions)
       if (key !== undefined) return boundKey(key, jestOptions.config.rootDir)
       const own = inner.transformer.getCacheKeyAsync
         ? inner.transformer.getCacheKeyAsync(source, filename, forInner(jestOptions))
@@ -120,7 +151,7 @@ export function cachingTransformer(
     },
     async processAsync(source, filename, jestOptions) {
       const rootDir = jestOptions.config.rootDir
-      const key = keyOf(source, filename, jestOptions)
+      const key = keyForProcess(source, filename, jestOptions)
       const hit = key === undefined ? undefined : lookup(key, rootDir)
       if (hit !== undefined) return hit
       const result = await (inner.transformer.processAsync
@@ -139,7 +170,7 @@ export function cachingTransformer(
   if (typeof innerProcess === 'function') {
     transformer.process = (source, filename, jestOptions) => {
       const rootDir = jestOptions.config.rootDir
-      const key = keyOf(source, filename, jestOptions)
+      const key = keyForProcess(source, filename, jestOptions)
       const hit = key === undefined ? undefined : lookup(key, rootDir)
       if (hit !== undefined) return hit
       const result = innerProcess.call(inner.transformer, source, filename, forInner(jestOptions))
