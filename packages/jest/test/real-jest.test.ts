@@ -244,6 +244,27 @@ test('a changed Babel config or transformer option changes the key', async () =>
   assert.equal(sorted(again.calls), [], 'and the new key is a hit next time')
 })
 
+test("coverage: instrumented output embeds its file's path, so it hits only in its own directory", async () => {
+  // The pattern first: --coverageReporters takes every argument after it.
+  const args = ['--runInBand', 'test/m05', '--coverage', '--coverageReporters=json']
+  const first = await runJest({ cwd: main, store, jestCache: fresh('jest-cov'), args })
+  assertPassed(first, 'coverage')
+  // Jest instruments the module, not the test file, which is a hit from the earlier runs.
+  assert.equal(sorted(first.calls), ['src/m05.ts'], 'instrumenting is another key')
+  const again = await runJest({ cwd: main, store, jestCache: fresh('jest-cov'), args })
+  assert.equal(sorted(again.calls), [], 'a hit in the same directory')
+  const copy = project('coverage-copy')
+  const there = await runJest({ cwd: copy, store, jestCache: fresh('jest-cov'), args })
+  assertPassed(there, 'coverage in a copy')
+  assert.equal(sorted(there.calls), ['src/m05.ts'], 'no hit holding the other path')
+  const report = JSON.parse(readFileSync(join(copy, 'coverage/coverage-final.json'), 'utf8'))
+  assert.ok(Object.keys(report).includes(join(copy, 'src/m05.ts')), 'coverage names the copy')
+  assert.ok(
+    Object.keys(report).every((file) => file.startsWith(`${copy}/`)),
+    'and no file of the first checkout',
+  )
+})
+
 test('CAIRN_DISABLE=1: the inner transformer runs even with a warm store', async () => {
   const run = await runJest({
     cwd: main,
