@@ -10,7 +10,8 @@ import { cachingTransformer, passThrough } from './transformer.js'
  * be ESM, and the hashers' WebAssembly), so that `process` can stay synchronous.
  */
 export async function createTransformer(options?: unknown): Promise<JestTransformer> {
-  const checked = checkOptions(options)
+  // CAIRN_JEST_MAX_SIZE is the teardown's business: a bad value must not stop the transforms.
+  const checked = checkOptions(options, {})
   const inner = await loadInner(checked.transformer, checked.transformerConfig)
   if (isDisabled()) return passThrough(inner, checked)
   const hashers = await Promise.all([createHasher(), createHasher({ algorithm: 'sha256' })])

@@ -76,4 +76,14 @@ test('a mistyped option is a clear error', async () => {
   }
 })
 
+test("a bad CAIRN_JEST_MAX_SIZE is the teardown's problem, never the transforms'", async () => {
+  process.env.CAIRN_JEST_MAX_SIZE = 'lots'
+  try {
+    const transformer = await createTransformer({ transformer: inner, store: join(dir, 'store') })
+    assert.type(transformer.process, 'function')
+  } finally {
+    delete process.env.CAIRN_JEST_MAX_SIZE
+  }
+})
+
 test.run()
