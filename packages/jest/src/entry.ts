@@ -41,7 +41,24 @@ export function encodeEntry(
   const text = JSON.stringify({ v: ENTRY_VERSION, code: result.code, map })
   // Also as JSON escapes it, for Windows paths' backslashes.
   const escaped = JSON.stringify(rootDir).slice(1, -1)
-  return { text, bound: text.includes(rootDir) || text.includes(escaped) }
+  const inline = inlineMap(result.code)
+  const bound =
+    text.includes(rootDir) ||
+    text.includes(escaped) ||
+    (inline !== undefined && (inline.includes(rootDir) || inline.includes(escaped)))
+  return { text, bound }
+}
+
+/**
+ * The text of a base64 inline source map at the end of `code` (babel-jest's `sourceMaps: 'both'`,
+ * ts-jest's `inlineSourceMap`): an absolute path in it is invisible to a plain search.
+ */
+function inlineMap(code: string): string | undefined {
+  const match =
+    /sourceMappingURL=data:application\/json;(?:charset=[^;,]+;)?base64,([A-Za-z0-9+/=]+)\s*$/.exec(
+      code.slice(-4_000_000),
+    )
+  return match?.[1] === undefined ? undefined : Buffer.from(match[1], 'base64').toString('utf8')
 }
 
 /** The result stored by {@link encodeEntry}, with paths made absolute for this rootDir; undefined if malformed. */

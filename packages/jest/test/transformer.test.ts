@@ -56,14 +56,40 @@ test("a hit in another checkout points the map at that checkout's files; the inn
   assert.is.not(keyOne, changed, 'the source is in the key')
 })
 
+test('an inline source map naming rootDir keeps the entry to its own directory', async () => {
+  // An inner transformer that keeps the code as it is (inline map included).
+  const keeping = join(dir, 'keeping.cjs')
+  writeFileSync(
+    keeping,
+    `const { appendFileSync } = require('node:fs')
+module.exports = { process(source, filename) { appendFileSync(${JSON.stringify(join(dir, 'calls'))}, filename + '\\n'); return { code: source } } }
+`,
+  )
+  const transformer = await createTransformer({ transformer: keeping, store: join(dir, 'store') })
+  const map = Buffer.from(JSON.stringify({ version: 3, sources: ['/checkouts/one/src/b.js'] })).toString(
+    'base64',
+  )
+  const source = `b()\n//# sourceMappingURL=data:application/json;charset=utf-8;base64,${map}`
+  transformer.process?.(source, '/checkouts/one/src/b.js', options('/checkouts/one'))
+  transformer.process?.(source, '/checkouts/two/src/b.js', options('/checkouts/two'))
+  assert.equal(
+    calls().slice(-2),
+    ['/checkouts/one/src/b.js', '/checkouts/two/src/b.js'],
+    'no hit in checkout two',
+  )
+  transformer.process?.(source, '/checkouts/one/src/b.js', options('/checkouts/one'))
+  assert.is(calls().length, 3, 'a hit in checkout one')
+})
+
 test('another transformer option is another key', async () => {
   const transformer = await createTransformer({
     transformer: inner,
     transformerConfig: { flavour: 'other' },
     store: join(dir, 'store'),
   })
+  const before = calls().length
   await transformer.processAsync?.('let a = 1', '/checkouts/one/src/a.js', options('/checkouts/one'))
-  assert.is(calls().length, 2)
+  assert.is(calls().length, before + 1)
 })
 
 test('a mistyped option is a clear error', async () => {
