@@ -29,8 +29,10 @@ export {
   type Entry,
   type EntryInfo,
   openStore,
+  openStoreSync,
   type PutData,
   type PutOptions,
   Store,
   type StoreOptions,
 } from './store.js'
+export { defaultStoreDir, type StoreDirContext, storeDirContext } from './store-dir.js'

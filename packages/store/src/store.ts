@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 import { pipeline, type Readable, Readable as ReadableStream, Transform } from 'node:stream'
-import { ALGORITHMS, type Algorithm, createHasher, DIGEST_LENGTH } from '@cairn/hash'
+import { ALGORITHMS, type Algorithm, createHasher, DIGEST_LENGTH, type Hasher } from '@cairn/hash'
 import type { StoreContext, StoreStats } from './context.js'
 import { deleteEntry } from './delete.js'
 import { CairnError, errnoOf, ioError } from './errors.js'
@@ -105,6 +105,40 @@ const DEFAULT_TOUCH_INTERVAL_MS = 3_600_000
  *   directory), or ERR_CAIRN_IO (with the system error as `cause`).
  */
 export async function openStore(dir: string, options: StoreOptions = {}): Promise<Store> {
+  const opening = beginOpen(dir, options)
+  if (opening.mustBeStore && (await runAsync(readMarker(opening.layout))) === undefined) {
+    throw opening.refusal()
+  }
+  const marker = await runAsync(openOrCreate(opening.layout, options.algorithm, opening.checked.durable))
+  return opening.finish(marker.algorithm, marker.publish, await createHasher({ algorithm: marker.algorithm }))
+}
+
+/**
+ * {@link openStore}, synchronously, for synchronous hooks that learn the store's directory only
+ * when they are first called (a Jest transformer learns its `rootDir` in `process`). Creating
+ * an xxh128 hasher loads WebAssembly, which is asynchronous, so the caller creates the hashers
+ * beforehand (`await createHasher(...)` from @cairn/hash) and passes one per algorithm it
+ * accepts; the one matching the store's algorithm is used.
+ *
+ * @throws {CairnError} as {@link openStore}, and ERR_CAIRN_ALGORITHM_MISMATCH when no hasher
+ *   given matches the store's algorithm.
+ */
+export function openStoreSync(dir: string, hashers: readonly Hasher[], options: StoreOptions = {}): Store {
+  const opening = beginOpen(dir, options)
+  if (opening.mustBeStore && runSync(readMarker(opening.layout)) === undefined) throw opening.refusal()
+  const marker = runSync(openOrCreate(opening.layout, options.algorithm, opening.checked.durable))
+  const hasher = hashers.find((candidate) => candidate.algorithm === marker.algorithm)
+  if (hasher === undefined) {
+    throw new CairnError(
+      'ERR_CAIRN_ALGORITHM_MISMATCH',
+      `The store at ${opening.layout.dir} uses ${marker.algorithm}, and openStoreSync was given no hasher for it: pass one made with createHasher({ algorithm: '${marker.algorithm}' }).`,
+    )
+  }
+  return opening.finish(marker.algorithm, marker.publish, hasher)
+}
+
+/** The checks and state {@link openStore} and {@link openStoreSync} share around their I/O. */
+function beginOpen(dir: string, options: StoreOptions) {
   if (typeof dir !== 'string' || dir === '') {
     throw new CairnError(
       'ERR_CAIRN_INVALID_OPTION',
@@ -116,30 +150,30 @@ export async function openStore(dir: string, options: StoreOptions = {}): Promis
   // Judged before anything is written: root must not even create a store in another user's
   // directory without the opt-in (safety.ts).
   const before = assessStore(layout)
-  if (
-    before?.foreignOwner !== undefined &&
-    !checked.allowForeignOwner &&
-    (await runAsync(readMarker(layout))) === undefined
-  ) {
-    throw foreignOwnerError(layout.dir, before.foreignOwner, 'create a store in')
-  }
-  const marker = await runAsync(openOrCreate(layout, options.algorithm, checked.durable))
-  const safety = before ?? assessStore(layout)
-  const hasher = await createHasher({ algorithm: marker.algorithm })
-  const ctx: StoreContext = {
+  return {
     layout,
-    hasher,
-    digestLength: DIGEST_LENGTH[marker.algorithm],
-    verify: checked.verify,
-    touchInterval: checked.touchInterval,
-    durable: checked.durable,
-    publishMode: marker.publish,
-    platform: process.platform,
-    stats: { hits: 0, misses: 0, puts: 0, published: 0, corrupt: 0 },
-    guard: safety && guardFor(safety),
-    foreignOwner: checked.allowForeignOwner ? undefined : safety?.foreignOwner,
+    checked,
+    /** Only an existing store may be opened here: creating one would need the opt-in. */
+    mustBeStore: before?.foreignOwner !== undefined && !checked.allowForeignOwner,
+    refusal: () => foreignOwnerError(layout.dir, before?.foreignOwner ?? 0, 'create a store in'),
+    finish(algorithm: Algorithm, publishMode: StoreContext['publishMode'], hasher: Hasher): Store {
+      const safety = before ?? assessStore(layout)
+      const ctx: StoreContext = {
+        layout,
+        hasher,
+        digestLength: DIGEST_LENGTH[algorithm],
+        verify: checked.verify,
+        touchInterval: checked.touchInterval,
+        durable: checked.durable,
+        publishMode,
+        platform: process.platform,
+        stats: { hits: 0, misses: 0, puts: 0, published: 0, corrupt: 0 },
+        guard: safety && guardFor(safety),
+        foreignOwner: checked.allowForeignOwner ? undefined : safety?.foreignOwner,
+      }
+      return new Store(ctx, options.now ?? Date.now)
+    },
   }
-  return new Store(ctx, options.now ?? Date.now)
 }
 
 /**
