@@ -131,6 +131,8 @@ export async function runPrimary(options: ServeOptions, io: ServeIo): Promise<nu
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGKILL')
     throw error
   }
+  // Before the ready line, as in serve.ts: a signal right after it must find our handler.
+  const stopped = untilSignal()
   const shown = options.host.includes(':') ? `[${options.host}]` : options.host
   io.stdout.write(readyLine(`${options.tlsCert ? 'https' : 'http'}://${shown}:${port}`))
   gc?.start()
@@ -139,7 +141,7 @@ export async function runPrimary(options: ServeOptions, io: ServeIo): Promise<nu
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP')
   }
   process.on('SIGHUP', onHangup)
-  await untilSignal()
+  await stopped
   stopping = true
   process.off('SIGHUP', onHangup)
   const exited = Object.values(cluster.workers ?? {}).map(
@@ -216,8 +218,9 @@ export async function runWorker(options: ServeOptions, io: ServeIo): Promise<num
       io.stderr.write(`cairn serve: tokens not reloaded (the old ones stay): ${(error as Error).message}\n`)
     }
   })
+  const stopped = untilSignal()
   await server.listen(options.port, options.host)
-  await Promise.race([untilSignal(), shutdownRequested])
+  await Promise.race([stopped, shutdownRequested])
   await closeWithin(server, SHUTDOWN_GRACE_MS)
   if (flush) {
     clearTimeout(flush)

@@ -66,6 +66,9 @@ export function readyLine(url: string): string {
 async function runSingle(options: ServeOptions, io: ServeIo): Promise<number> {
   const server = createCacheServer(serverOptions(options, io))
   const address = await server.listen(options.port, options.host)
+  // The handlers go in before the ready line: a signal sent as soon as the line is read was seen
+  // to find Node's default handler (which kills) when they were installed just after it.
+  const stopped = untilSignal()
   io.stdout.write(readyLine(address.url))
   const onHangup = () => {
     try {
@@ -76,7 +79,7 @@ async function runSingle(options: ServeOptions, io: ServeIo): Promise<number> {
     }
   }
   process.on('SIGHUP', onHangup)
-  await untilSignal()
+  await stopped
   process.off('SIGHUP', onHangup)
   await closeWithin(server, SHUTDOWN_GRACE_MS)
   return 0
@@ -101,18 +104,13 @@ export async function closeWithin(server: CacheServer, graceMs: number): Promise
   clearTimeout(bound)
 }
 
-/** Resolves at the first SIGTERM or SIGINT (which then no longer kill the process). */
+/**
+ * Resolves at the first SIGTERM or SIGINT. The handlers stay installed: a second signal while
+ * requests finish must not kill the process with answers half sent.
+ */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', on)
-      process.off('SIGINT', on)
-      // A second signal while finishing must not kill us with requests half answered.
-      process.on('SIGTERM', () => {})
-      process.on('SIGINT', () => {})
-      resolve(signal)
-    }
-    process.on('SIGTERM', on)
-    process.on('SIGINT', on)
+    process.on('SIGTERM', () => resolve('SIGTERM'))
+    process.on('SIGINT', () => resolve('SIGINT'))
   })
 }
