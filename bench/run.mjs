@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm bench`: runs the benchmarks and writes bench/results/latest.json.
 // Flags: --quick  a reduced set that finishes in well under a minute.
-//        --only=NAME[,NAME]  run only some groups (hash, store, cli, gc, remote).
+//        --only=NAME[,NAME]  run only some groups (hash, store, cli, gc, remote, server).
 //        --full   gc also at 1M entries (several minutes to build the store).
 
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -10,6 +10,7 @@ import { benchCli } from './cli.mjs'
 import { benchGc } from './gc.mjs'
 import { benchHash } from './hash.mjs'
 import { benchRemote } from './remote.mjs'
+import { benchServer } from './server.mjs'
 import { benchStore } from './store.mjs'
 
 const quick = process.argv.includes('--quick')
@@ -17,7 +18,14 @@ const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice('--only='.length)
   .split(',')
-const groups = { hash: benchHash, store: benchStore, cli: benchCli, gc: benchGc, remote: benchRemote }
+const groups = {
+  hash: benchHash,
+  store: benchStore,
+  cli: benchCli,
+  gc: benchGc,
+  remote: benchRemote,
+  server: benchServer,
+}
 const machine = {
   cpus: os.cpus().length,
   node: process.version,

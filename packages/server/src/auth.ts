@@ -7,6 +7,9 @@
 import { createHash } from 'node:crypto'
 import { CairnError } from '@cairn/store'
 
+/** How many Authorization headers a TokenSet remembers the standing of. */
+const RECENT_MAX = 256
+
 /** What a token allows: `rw` read and write, `ro` read only. */
 export type Access = 'rw' | 'ro'
 
@@ -22,6 +25,7 @@ export interface TokenGrant {
 /** The tokens a server accepts; empty means anyone may read and write. */
 export class TokenSet {
   readonly #digests: Map<string, Access>
+  readonly #recent = new Map<string, Standing>()
 
   constructor(grants: readonly TokenGrant[] = []) {
     this.#digests = new Map()
@@ -39,9 +43,16 @@ export class TokenSet {
   /** The standing of a request with this `Authorization` header (`rw` for all when no tokens). */
   standing(authorization: string | undefined): Standing {
     if (this.#digests.size === 0) return 'rw'
+    if (authorization === undefined) return 'missing'
+    // Clients send the same header on every request: its standing is remembered (for the few
+    // headers seen most recently) rather than hashed again each time.
+    const known = this.#recent.get(authorization)
+    if (known !== undefined) return known
     const token = credentialOf(authorization)
-    if (token === undefined) return 'missing'
-    return this.#digests.get(digestOf(token)) ?? 'invalid'
+    const standing = token === undefined ? 'missing' : (this.#digests.get(digestOf(token)) ?? 'invalid')
+    if (this.#recent.size >= RECENT_MAX) this.#recent.clear()
+    this.#recent.set(authorization, standing)
+    return standing
   }
 }
 
