@@ -254,6 +254,9 @@ lifecycle('with no token, a non-loopback --host is refused unless --allow-anonym
   assert.is(refused.code, 2, refused.stderr)
   assert.match(refused.stderr, /--allow-anonymous/)
   assert.is(refused.stdout, '')
+  const workers = await runNode(CAIRN_BIN, ['serve', '--host', '0.0.0.0', '--port', '0', '--workers', '2'])
+  assert.is(workers.code, 2, workers.stderr)
+  assert.match(workers.stderr, /--allow-anonymous/)
   const allowed = await startServe([
     '--store',
     join(tempDir('cairn-serve-anon-'), 'store'),

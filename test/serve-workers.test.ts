@@ -137,6 +137,7 @@ stress(`loses and corrupts nothing in ${DURATION_MS} ms`, async () => {
     agent.destroy()
     const { code } = await served.stop()
     assert.is(code, 0, served.stderr())
+    assert.is(served.stdout(), `cairn serve: listening on ${served.url}\n`, 'one ready line for four workers')
   }
 })
 

@@ -418,12 +418,7 @@ export function createCacheServer(options: CacheServerOptions): CacheServer {
     server,
     ready,
     async listen(port = 8080, host = '127.0.0.1') {
-      if (tokens.size === 0 && !isLoopback(host) && !options.allowAnonymous) {
-        throw new CairnError(
-          'ERR_CAIRN_INVALID_OPTION',
-          `Refusing to serve ${host} with no token: anyone who can reach it could read and write the cache. Give --token (or --token-file), listen on 127.0.0.1, or pass --allow-anonymous.`,
-        )
-      }
+      checkExposure(host, tokens.size, options.allowAnonymous === true)
       await started
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
@@ -496,7 +491,10 @@ function checkOptions(options: CacheServerOptions): CheckedOptions {
   }
 }
 
-function grantsOf(options: CacheServerOptions): TokenGrant[] {
+/** The tokens `options` gives (reading `tokenFile`). @throws {CairnError} ERR_CAIRN_INVALID_OPTION */
+export function grantsOf(
+  options: Pick<CacheServerOptions, 'tokens' | 'readTokens' | 'tokenFile'>,
+): TokenGrant[] {
   const grants: TokenGrant[] = [
     ...(options.tokens ?? []).map((token) => ({ token, access: 'rw' as const })),
     ...(options.readTokens ?? []).map((token) => ({ token, access: 'ro' as const })),
@@ -580,6 +578,20 @@ function unauthorized(req: IncomingMessage, res: ServerResponse, standing: Stand
       : 'This token is not valid here.\n',
     { 'www-authenticate': 'Bearer realm="cairn", Basic realm="cairn"' },
   )
+}
+
+/**
+ * Refuses a non-loopback `host` when no token is configured, unless `allowAnonymous`.
+ *
+ * @throws {CairnError} ERR_CAIRN_INVALID_OPTION
+ */
+export function checkExposure(host: string, tokenCount: number, allowAnonymous: boolean): void {
+  if (tokenCount === 0 && !isLoopback(host) && !allowAnonymous) {
+    throw new CairnError(
+      'ERR_CAIRN_INVALID_OPTION',
+      `Refusing to serve ${host} with no token: anyone who can reach it could read and write the cache. Give --token (or --token-file), listen on 127.0.0.1, or pass --allow-anonymous.`,
+    )
+  }
 }
 
 /** Whether `host` is a loopback address or name, where a server without tokens is only local. */

@@ -7,7 +7,14 @@
 
 import cluster from 'node:cluster'
 import { readFileSync } from 'node:fs'
-import { type CacheServer, type CacheServerOptions, createCacheServer } from './cache-server.js'
+import { TokenSet } from './auth.js'
+import {
+  type CacheServer,
+  type CacheServerOptions,
+  checkExposure,
+  createCacheServer,
+  grantsOf,
+} from './cache-server.js'
 import { runPrimary, runWorker } from './cluster.js'
 
 /** Options of {@link serve}: the server's, plus where to listen and how many processes. */
@@ -39,7 +46,12 @@ export const SHUTDOWN_GRACE_MS = 30_000
  */
 export async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
   const workers = options.workers ?? 1
-  if (workers > 1 && cluster.isPrimary) return runPrimary(options, io)
+  if (workers > 1 && cluster.isPrimary) {
+    // Checked here too, so that a bad token file or an exposed address without a token is one
+    // clear error before any worker starts, rather than each worker's exit.
+    checkExposure(options.host, new TokenSet(grantsOf(options)).size, options.allowAnonymous === true)
+    return runPrimary(options, io)
+  }
   if (cluster.isWorker) return runWorker(options, io)
   return runSingle(options, io)
 }
