@@ -393,9 +393,12 @@ export function createCacheServer(options: CacheServerOptions): CacheServer {
     )
   }
 
+  // Node checks the header and request timeouts every connectionsCheckingInterval (30 s by
+  // default), so a slow client could hold a connection that long past them.
+  const timing = { connectionsCheckingInterval: Math.max(100, Math.min(1000, checked.headersTimeout / 4)) }
   const server = options.tls
-    ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key })
-    : createHttpServer()
+    ? createHttpsServer({ ...timing, cert: options.tls.cert, key: options.tls.key })
+    : createHttpServer(timing)
   server.on('request', handler)
   // A client announcing a body that is too large with `Expect: 100-continue` gets its 413 before
   // sending it; every other one is told to go on, as Node does by default.

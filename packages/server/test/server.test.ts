@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHasher } from '@cairn/hash'
@@ -133,6 +133,24 @@ server('its handler mounts in another server; past 10 % of --max-size written, a
     assert.ok(Buffer.from(await got.arrayBuffer()).equals(Buffer.alloc(20_000, 2)))
   } finally {
     await new Promise((resolve) => host.close(resolve))
+    await cache.close()
+  }
+})
+
+server('a client that never finishes its headers is cut off after headersTimeout', async () => {
+  const cache = createCacheServer({ store: tempStore(), headersTimeout: 300 })
+  const { port } = await cache.listen(0)
+  try {
+    const socket = connect(port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')
+    let answer = ''
+    socket.on('data', (chunk) => {
+      answer += chunk
+    })
+    await new Promise((resolve) => socket.once('close', resolve))
+    assert.match(answer, /^HTTP\/1\.1 408/, 'answered 408, then closed')
+  } finally {
     await cache.close()
   }
 })
