@@ -2,9 +2,11 @@
 // write, content checked against its name, bounded bodies answered so the client can read the
 // answer, first writer wins under a race, abandoned uploads leave nothing, and the signals.
 
+import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { readdirSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -266,6 +268,37 @@ lifecycle('with no token, a non-loopback --host is refused unless --allow-anonym
   ])
   const ended = await allowed.stop()
   assert.is(ended.code, 0, `${ended.signal} ${allowed.stderr()}`)
+})
+
+lifecycle('--tls-cert and --tls-key serve HTTPS, and the ready line says https://', async () => {
+  const dir = tempDir('cairn-serve-tls-')
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1']
+      .concat(['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'])
+      .concat(['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]),
+    { stdio: 'ignore' },
+  )
+  const server = await startServe([
+    '--store',
+    join(dir, 'store'),
+    '--tls-cert',
+    join(dir, 'cert.pem'),
+    '--tls-key',
+    join(dir, 'key.pem'),
+  ])
+  try {
+    assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/)
+    const status = await new Promise<number>((resolve, reject) => {
+      httpsGet(`${server.url}/healthz`, { ca: readFileSync(join(dir, 'cert.pem')) }, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      }).on('error', reject)
+    })
+    assert.is(status, 200)
+  } finally {
+    assert.is((await server.stop()).code, 0)
+  }
 })
 
 lifecycle('SIGHUP rereads --token-file', async () => {
