@@ -246,8 +246,8 @@ lifecycle('SIGTERM lets an upload in flight finish, then exits 0', async () => {
     },
   })
   assert.is((await put).status, 202)
-  const { code } = await server.stop()
-  assert.is(code, 0)
+  const { code, signal } = await server.exited()
+  assert.is(code, 0, `${signal} ${server.stderr()}`)
   assert.is(tempFiles(dir).length, 0)
 })
 

@@ -16,6 +16,11 @@ export interface Served {
   stderr(): string
   /** Sends `signal` (default SIGTERM) and resolves with how the process ended. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  /**
+   * Resolves with how the process ended, sending nothing: for a test that signalled it already
+   * (a second signal can land while Node is exiting, when its handlers are gone, and kill it).
+   */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
 /** Starts `cairn serve --port 0 ...args`; resolves once it printed its ready line. */
@@ -49,6 +54,10 @@ export function startServe(
           child,
           stdout: () => stdout,
           stderr: () => stderr,
+          exited: () => {
+            process.off('exit', kill)
+            return ended
+          },
           stop: (signal = 'SIGTERM') => {
             process.off('exit', kill)
             if (child.exitCode === null && child.signalCode === null) child.kill(signal)

@@ -14,6 +14,7 @@ import {
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { pipeline } from 'node:stream/promises'
+import { parseDuration, parseSize } from '@cairn/gc'
 import { createHasher, type Hasher } from '@cairn/hash'
 import { CairnError, type EntryInfo, openStore, type Store } from '@cairn/store'
 import { parseTokenFile, type Standing, type TokenGrant, TokenSet } from './auth.js'
@@ -44,19 +45,27 @@ const QUERY_MAX_BYTES = 1024 * 1024
 /** Options of {@link createCacheServer}. */
 export interface CacheServerOptions {
   /** The store: a directory (opened, or created with SHA-256 content digests) or an open Store. */
-  store: string | Store
+  store?: string | Store
+  /** The store directory, another name for `store` as a path. */
+  dir?: string
+  /** Where {@link CacheServer.listen} listens when called without arguments: 127.0.0.1, 8080. */
+  host?: string
+  port?: number
   /** Read-write tokens. With no token of any kind, anyone may read and write. */
   tokens?: readonly string[]
   /** Read-only tokens: a write with one is a 403. */
   readTokens?: readonly string[]
   /** A file of `rw TOKEN` / `ro TOKEN` lines, `#` comments; read now and on {@link CacheServer.reloadTokens}. */
   tokenFile?: string
-  /** Largest entry in bytes; larger uploads get a 413. Default 1 GiB. */
-  maxEntrySize?: number
-  /** GC budget: content bytes to keep at most. With it or `maxAge`, the server runs prune itself. */
-  maxSize?: number
-  /** GC budget: ms since last use after which an entry goes. */
-  maxAge?: number
+  /** Largest entry in bytes (or a size such as `'100MiB'`); larger uploads get a 413. Default 1 GiB. */
+  maxEntrySize?: number | string
+  /**
+   * GC budget: content bytes to keep at most (or a size such as `'10GB'`). With it or `maxAge`,
+   * the server runs prune itself.
+   */
+  maxSize?: number | string
+  /** GC budget: ms (or a duration such as `'30d'`) since last use after which an entry goes. */
+  maxAge?: number | string
   /**
    * Whether this server runs the GC for its budget. Default true. The cluster launcher turns it
    * off in its workers (the primary prunes) and passes `onWritten` instead.
@@ -92,8 +101,12 @@ export interface ListenAddress {
   port: number
 }
 
-/** A cache server: its request handler, and the lifecycle of its own listener. */
+/**
+ * A cache server: a request handler (the object itself is one, so `http.createServer(cache)`
+ * works, as does `cache.handler`), and the lifecycle of its own listener.
+ */
 export interface CacheServer {
+  (req: IncomingMessage, res: ServerResponse): void
   /**
    * The request handler, to mount in another Node HTTP server (then `listen` and `close` are not
    * used, and the GC starts with the first request).
@@ -104,12 +117,15 @@ export interface CacheServer {
   /** Resolves with the opened store (and rejects if it cannot be opened). */
   readonly ready: Promise<Store>
   /**
-   * Listens on `host` (default 127.0.0.1) and `port` (default 8080; 0 picks a free one).
+   * Listens on `host` (default: the `host` option, else 127.0.0.1) and `port` (default: the
+   * `port` option, else 8080; 0 picks a free one). Also takes `{ port, host }`.
    *
    * @throws {CairnError} ERR_CAIRN_INVALID_OPTION for a non-loopback host with no token and no
    *   `allowAnonymous`.
    */
-  listen(port?: number, host?: string): Promise<ListenAddress>
+  listen(port?: number | { port?: number; host?: string }, host?: string): Promise<ListenAddress>
+  /** Where it listens, once `listen` resolved: `http://HOST:PORT`. */
+  readonly url: string | undefined
   /** Stops accepting, lets requests in flight finish, stops the GC (after a prune in progress). */
   close(): Promise<void>
   /** Reads `tokenFile` again; the old tokens stay if it cannot be read or parsed (and this throws). */
@@ -128,8 +144,10 @@ export interface CacheServer {
  *
  * @throws {CairnError} ERR_CAIRN_INVALID_OPTION for a bad option or an unreadable token file.
  */
-export function createCacheServer(options: CacheServerOptions): CacheServer {
-  const checked = checkOptions(options)
+export function createCacheServer(given: CacheServerOptions): CacheServer {
+  const checked = checkOptions(given)
+  const { maxSize: _size, maxAge: _age, maxEntrySize: _entry, ...rest } = given
+  const options = { ...rest, ...budgetOf(given) }
   let tokens = new TokenSet(grantsOf(options))
   const metrics = new Metrics()
   const log = options.log ?? (() => {})
@@ -416,11 +434,15 @@ export function createCacheServer(options: CacheServerOptions): CacheServer {
   server.setTimeout(checked.idleTimeout, (socket) => socket.destroy())
   let listening: ListenAddress | undefined
 
-  return {
+  const cache = Object.assign(handler, {
     handler,
     server,
     ready,
-    async listen(port = 8080, host = '127.0.0.1') {
+    url: undefined as string | undefined,
+    async listen(first?: number | { port?: number; host?: string }, second?: string) {
+      const asked = typeof first === 'object' && first !== null ? first : { port: first, host: second }
+      const port = asked.port ?? options.port ?? 8080
+      const host = asked.host ?? options.host ?? '127.0.0.1'
       checkExposure(host, tokens.size, options.allowAnonymous === true)
       await started
       await new Promise<void>((resolve, reject) => {
@@ -455,6 +477,31 @@ export function createCacheServer(options: CacheServerOptions): CacheServer {
       await started
       await gc?.trigger()
     },
+  })
+  // A getter, which Object.assign would have read once instead of copying.
+  Object.defineProperty(cache, 'url', { get: () => listening?.url, enumerable: true })
+  return cache
+}
+
+/**
+ * The GC budget and entry limit of `options` as numbers: sizes and durations given as text
+ * (`'10GB'`, `'30d'`) are read as `cairn gc` reads them.
+ *
+ * @throws {CairnError} ERR_CAIRN_INVALID_POLICY quoting a size or duration that is neither.
+ */
+export function budgetOf(options: Pick<CacheServerOptions, 'maxSize' | 'maxAge' | 'maxEntrySize'>): {
+  maxSize?: number
+  maxAge?: number
+  maxEntrySize?: number
+} {
+  const size = (value: number | string | undefined) => (typeof value === 'string' ? parseSize(value) : value)
+  const maxSize = size(options.maxSize)
+  const maxEntrySize = size(options.maxEntrySize)
+  const maxAge = typeof options.maxAge === 'string' ? parseDuration(options.maxAge) : options.maxAge
+  return {
+    ...(maxSize === undefined ? {} : { maxSize }),
+    ...(maxAge === undefined ? {} : { maxAge }),
+    ...(maxEntrySize === undefined ? {} : { maxEntrySize }),
   }
 }
 
@@ -483,10 +530,17 @@ function checkOptions(options: CacheServerOptions): CheckedOptions {
     }
     return value
   }
-  count('maxSize', options.maxSize, 0)
-  count('maxAge', options.maxAge, 0)
+  if (options.store === undefined && options.dir === undefined) {
+    throw new CairnError(
+      'ERR_CAIRN_INVALID_OPTION',
+      'createCacheServer needs a store: a directory path or an open Store.',
+    )
+  }
+  const numbers = budgetOf(options)
+  count('maxSize', numbers.maxSize, 0)
+  count('maxAge', numbers.maxAge, 0)
   return {
-    maxEntrySize: count('maxEntrySize', options.maxEntrySize, DEFAULT_MAX_ENTRY_SIZE),
+    maxEntrySize: count('maxEntrySize', numbers.maxEntrySize, DEFAULT_MAX_ENTRY_SIZE),
     maxUploads: count('maxUploads', options.maxUploads, 64, 1),
     headersTimeout: count('headersTimeout', options.headersTimeout, 20_000, 1),
     requestTimeout: count('requestTimeout', options.requestTimeout, 900_000),
@@ -532,13 +586,14 @@ export function grantsOf(
  * store keeps its own algorithm.
  */
 async function openServerStore(options: CacheServerOptions): Promise<Store> {
-  if (typeof options.store !== 'string') return options.store
+  if (options.store !== undefined && typeof options.store !== 'string') return options.store
+  const dir = (options.store ?? options.dir) as string
   const storeOptions = options.allowForeignOwner ? { allowForeignOwner: true } : {}
   try {
-    return await openStore(options.store, { ...storeOptions, algorithm: 'sha256' })
+    return await openStore(dir, { ...storeOptions, algorithm: 'sha256' })
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'ERR_CAIRN_ALGORITHM_MISMATCH') throw error
-    return openStore(options.store, storeOptions)
+    return openStore(dir, storeOptions)
   }
 }
 

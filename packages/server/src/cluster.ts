@@ -7,7 +7,7 @@
  */
 
 import cluster, { type Worker } from 'node:cluster'
-import { createCacheServer } from './cache-server.js'
+import { budgetOf, createCacheServer } from './cache-server.js'
 import { GcScheduler } from './gc-scheduler.js'
 import { Metrics, type MetricsSnapshot, sumSnapshots } from './metrics.js'
 import {
@@ -35,13 +35,14 @@ const METRICS_WAIT_MS = 1000
 export async function runPrimary(options: ServeOptions, io: ServeIo): Promise<number> {
   const count = options.workers ?? 1
   const metrics = new Metrics()
+  const budget = budgetOf(options)
   const gc =
-    options.maxSize !== undefined || options.maxAge !== undefined
+    budget.maxSize !== undefined || budget.maxAge !== undefined
       ? new GcScheduler(
-          options.store as string,
+          (options.store ?? options.dir) as string,
           {
-            ...(options.maxSize === undefined ? {} : { maxBytes: options.maxSize }),
-            ...(options.maxAge === undefined ? {} : { maxAge: options.maxAge }),
+            ...(budget.maxSize === undefined ? {} : { maxBytes: budget.maxSize }),
+            ...(budget.maxAge === undefined ? {} : { maxAge: budget.maxAge }),
           },
           {
             ...(options.allowForeignOwner ? { allowForeignOwner: true } : {}),

@@ -7,6 +7,7 @@ export {
   TokenSet,
 } from './auth.js'
 export {
+  budgetOf,
   type CacheServer,
   type CacheServerOptions,
   createCacheServer,

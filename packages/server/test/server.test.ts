@@ -112,8 +112,9 @@ server('refuses a non-loopback address with no token, unless allowAnonymous', as
 })
 
 server('its handler mounts in another server; past 10 % of --max-size written, a prune runs', async () => {
-  const cache = createCacheServer({ store: tempStore(), maxSize: 100_000 })
-  const host = createServer(cache.handler)
+  // The server is itself a handler; sizes may be given as text.
+  const cache = createCacheServer({ store: tempStore(), maxSize: '100kB' })
+  const host = createServer(cache)
   await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve))
   const base = `http://127.0.0.1:${(host.address() as AddressInfo).port}`
   try {
@@ -135,6 +136,18 @@ server('its handler mounts in another server; past 10 % of --max-size written, a
     await new Promise((resolve) => host.close(resolve))
     await cache.close()
   }
+})
+
+server('listen takes { port, host } or the options; url says where it listens', async () => {
+  const cache = createCacheServer({ dir: tempStore(), host: '127.0.0.1', port: 0 })
+  const address = await cache.listen()
+  assert.is(cache.url, address.url)
+  assert.match(address.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  assert.is((await fetch(`${cache.url}/healthz`)).status, 200)
+  await cache.close()
+  const other = createCacheServer({ store: tempStore() })
+  assert.match((await other.listen({ port: 0 })).url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  await other.close()
 })
 
 server('a client that never finishes its headers is cut off after headersTimeout', async () => {
