@@ -27,7 +27,7 @@ import {
   drainAfterAnswer,
   readSmallBody,
 } from './body.js'
-import { GcScheduler } from './gc-scheduler.js'
+import { describePrune, GcScheduler } from './gc-scheduler.js'
 import { Metrics, type MetricsSnapshot, renderMetrics } from './metrics.js'
 import { nxRoute } from './nx.js'
 import type { CacheName, RequestLine, Route } from './route.js'
@@ -171,9 +171,7 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
           metrics.add('cairn_serve_gc_entries_removed_total', report.removed.entries)
           metrics.add('cairn_serve_gc_bytes_freed_total', report.removed.bytes)
           if (!report.skipped && report.removed.entries > 0) {
-            log(
-              `cairn serve: gc removed ${report.removed.entries} entries (${report.removed.bytes} bytes), kept ${report.kept.entries} (${report.kept.bytes} bytes)`,
-            )
+            log(describePrune(report))
           }
         },
         onError: (error) => log(`cairn serve: gc failed: ${messageOf(error)}`),

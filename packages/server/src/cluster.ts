@@ -8,7 +8,7 @@
 
 import cluster, { type Worker } from 'node:cluster'
 import { budgetOf, createCacheServer } from './cache-server.js'
-import { GcScheduler } from './gc-scheduler.js'
+import { describePrune, GcScheduler } from './gc-scheduler.js'
 import { Metrics, type MetricsSnapshot, sumSnapshots } from './metrics.js'
 import {
   closeWithin,
@@ -51,9 +51,7 @@ export async function runPrimary(options: ServeOptions, io: ServeIo): Promise<nu
               metrics.add('cairn_serve_gc_entries_removed_total', report.removed.entries)
               metrics.add('cairn_serve_gc_bytes_freed_total', report.removed.bytes)
               if (!options.quiet && !report.skipped && report.removed.entries > 0) {
-                io.stderr.write(
-                  `cairn serve: gc removed ${report.removed.entries} entries (${report.removed.bytes} bytes), kept ${report.kept.entries} (${report.kept.bytes} bytes)\n`,
-                )
+                io.stderr.write(`${describePrune(report)}\n`)
               }
             },
             onError: (error) => io.stderr.write(`cairn serve: gc failed: ${(error as Error).message}\n`),

@@ -101,3 +101,9 @@ export class GcScheduler {
     }
   }
 }
+
+/** The line a server logs for a prune that removed something. */
+export function describePrune(report: PruneReport): string {
+  const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+  return `cairn serve: gc removed ${count(report.removed.entries, 'entry', 'entries')} (${count(report.removed.bytes, 'byte', 'bytes')}), kept ${count(report.kept.entries, 'entry', 'entries')} (${count(report.kept.bytes, 'byte', 'bytes')})`
+}
