@@ -294,9 +294,10 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
     } catch (error) {
       // The client went away mid-download (nothing to answer), or the content failed a check on
       // the way (the client sees a short body against its Content-Length).
+      const clientLeft = req.socket.destroyed
       found.stream.destroy()
       res.destroy()
-      if (!res.writableFinished && !req.socket.destroyed) throw error
+      if (!clientLeft) throw error
     }
   }
 
