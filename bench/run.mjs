@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `pnpm bench`: runs the benchmarks and writes bench/results/latest.json.
 // Flags: --quick  a reduced set that finishes in well under a minute.
-//        --only=NAME[,NAME]  run only some groups (hash, store, cli, gc, remote, jest).
+//        --only=NAME[,NAME]  run only some groups (hash, store, cli, gc, remote, jest, server).
 //        --full   gc also at 1M entries (several minutes to build the store).
 
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -11,6 +11,7 @@ import { benchGc } from './gc.mjs'
 import { benchHash } from './hash.mjs'
 import { benchJest } from './jest.mjs'
 import { benchRemote } from './remote.mjs'
+import { benchServer } from './server.mjs'
 import { benchStore } from './store.mjs'
 
 const quick = process.argv.includes('--quick')
@@ -25,6 +26,7 @@ const groups = {
   gc: benchGc,
   remote: benchRemote,
   jest: benchJest,
+  server: benchServer,
 }
 const machine = {
   cpus: os.cpus().length,

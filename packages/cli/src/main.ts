@@ -8,6 +8,7 @@ import { keyCommand } from './commands/key.js'
 import { lsCommand } from './commands/ls.js'
 import { putCommand } from './commands/put.js'
 import { rmCommand } from './commands/rm.js'
+import { serveCommand } from './commands/serve.js'
 import { statsCommand } from './commands/stats.js'
 import { verifyCommand } from './commands/verify.js'
 import { EXIT_OK } from './exit-codes.js'
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   statsCommand,
   verifyCommand,
   gcCommand,
+  serveCommand,
 ]
 
 const USAGE = 'cairn <command> [options]   (cairn --help lists the commands)'
