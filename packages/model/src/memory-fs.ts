@@ -263,7 +263,10 @@ export class MemoryFs {
   /**
    * open + read + close, in two transitions as on a real disk: the open (after which the name may
    * change, and on Windows the open file blocks deletes), then the read and close together (what
-   * a read returns depends only on the open file, so splitting those adds no behaviour).
+   * a read returns depends only on the open file, so splitting those adds no behaviour). The
+   * async driver does not wait for the close; the descriptor outliving the step by one close
+   * call adds no behaviour either: the file was already open across other actors' steps between
+   * the two transitions, and the reader's own next steps touch other files or only its times.
    */
   private readWhole(path: string, maxLength: number, actor: string): Transition {
     const fd = this.reading.get(actor)
