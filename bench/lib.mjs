@@ -43,3 +43,39 @@ export function printTable(header, rows) {
     if (index === 0) console.log(widths.map((width) => '-'.repeat(width)).join('  '))
   }
 }
+
+/**
+ * Measures `tasks` ({name: fn}) interleaved: `rounds` rounds, each running every task `ops`
+ * times in a row, the order rotating from round to round, so that load from other processes on
+ * a busy machine falls on every task alike. Returns the median over rounds of the time per
+ * operation, in ms. A task returning a promise is awaited operation by operation; a synchronous
+ * one is called in a plain loop.
+ */
+export async function interleave(tasks, { rounds = 15, ops = 50 } = {}) {
+  const names = Object.keys(tasks)
+  const isAsync = {}
+  const samples = {}
+  for (const name of names) {
+    const first = tasks[name]()
+    isAsync[name] = typeof first?.then === 'function'
+    await first
+    samples[name] = []
+    for (let i = 0; i < Math.ceil(ops / 4); i++) await tasks[name]()
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + round) % names.length]
+      const fn = tasks[name]
+      const start = process.hrtime.bigint()
+      if (isAsync[name]) for (let i = 0; i < ops; i++) await fn()
+      else for (let i = 0; i < ops; i++) fn()
+      samples[name].push(Number(process.hrtime.bigint() - start) / 1e6 / ops)
+    }
+  }
+  const medians = {}
+  for (const name of names) {
+    const sorted = samples[name].sort((a, b) => a - b)
+    medians[name] = sorted[Math.floor(sorted.length / 2)]
+  }
+  return medians
+}

@@ -87,6 +87,8 @@ export class MemoryFs {
   private skew = new Map<string, number>()
   /** Copies in progress (copy mode), by actor: the file created and the bytes it will hold. */
   private copying = new Map<string, { to: string; inode: number; data: Buffer }>()
+  /** readWhole steps half done (opened, not yet read and closed), by actor: the descriptor. */
+  private reading = new Map<string, number>()
 
   constructor(semantics: Semantics, options: MemoryFsOptions = {}) {
     this.semantics = semantics
@@ -103,6 +105,7 @@ export class MemoryFs {
     const copy = new MemoryFs(this.semantics, { links: this.links })
     copy.skew = new Map(this.skew)
     copy.copying = new Map([...this.copying].map(([actor, c]) => [actor, { ...c }]))
+    copy.reading = new Map(this.reading)
     copy.dirs = new Set(this.dirs)
     copy.names = new Map([...this.names].map(([path, entry]) => [path, { ...entry }]))
     copy.inodes = new Map([...this.inodes].map(([id, inode]) => [id, { ...inode }]))
@@ -128,6 +131,8 @@ export class MemoryFs {
         const inode = this.inode(this.descriptor(step.fd, 'read').inode)
         return done(Buffer.from(inode.data.subarray(0, step.length)))
       }
+      case 'readWhole':
+        return this.readWhole(step.path, step.maxLength, actor)
       case 'write': {
         const descriptor = this.descriptor(step.fd, 'write')
         if (!descriptor.writable) throw new FsError('EBADF', 'write', String(step.fd))
@@ -191,6 +196,7 @@ export class MemoryFs {
   /** Closes every descriptor `actor` holds, as the OS does when a process dies. */
   closeAllOf(actor: string): void {
     this.copying.delete(actor) // a copy cut short leaves its partial file
+    this.reading.delete(actor)
     for (const [fd, descriptor] of [...this.fds]) if (descriptor.owner === actor) this.close(fd)
     for (const [path, holder] of [...this.held]) if (holder === actor) this.held.delete(path)
   }
@@ -250,7 +256,28 @@ export class MemoryFs {
       )
       .sort()
     if (copies.length > 0) parts.push(`copying ${copies.join(',')}`)
+    if (this.reading.size > 0) parts.push(`reading ${[...this.reading.keys()].sort().join(',')}`)
     return parts.join('\n')
+  }
+
+  /**
+   * open + read + close, in two transitions as on a real disk: the open (after which the name may
+   * change, and on Windows the open file blocks deletes), then the read and close together (what
+   * a read returns depends only on the open file, so splitting those adds no behaviour). The
+   * async driver does not wait for the close; the descriptor outliving the step by one close
+   * call adds no behaviour either: the file was already open across other actors' steps between
+   * the two transitions, and the reader's own next steps touch other files or only its times.
+   */
+  private readWhole(path: string, maxLength: number, actor: string): Transition {
+    const fd = this.reading.get(actor)
+    if (fd === undefined) {
+      this.reading.set(actor, this.open(path, 'read', actor))
+      return { done: false, note: `opened ${path}` }
+    }
+    this.reading.delete(actor)
+    const data = Buffer.from(this.inode(this.descriptor(fd, 'read').inode).data.subarray(0, maxLength))
+    this.close(fd)
+    return done(data)
   }
 
   private open(path: string, how: 'read' | 'create', actor: string): number {

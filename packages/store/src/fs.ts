@@ -72,6 +72,8 @@ export function performSync(step: Step, clock: () => number = Date.now): unknown
       return toFileStat(nodeFs.fstatSync(step.fd))
     case 'read':
       return readAllSync(step.fd, step.length)
+    case 'readWhole':
+      return readWholeSync(step.path, step.maxLength, step.sized)
     case 'write':
       return writeAllSync(step.fd, step.data)
     case 'fsync':
@@ -134,6 +136,8 @@ async function performAsync(step: Step, clock: () => number): Promise<unknown> {
       return toFileStat(await fstatAsync(step.fd))
     case 'read':
       return readAllAsync(step.fd, step.length)
+    case 'readWhole':
+      return readWholeAsync(step.path, step.maxLength, step.sized)
     case 'write':
       return writeAllAsync(step.fd, step.data)
     case 'fsync':
@@ -170,6 +174,84 @@ async function performAsync(step: Step, clock: () => number): Promise<unknown> {
       return new Promise((resolve) => setTimeout(resolve, step.ms))
   }
 }
+
+/**
+ * Reads of a length not known in advance (entry records: no fstat) go into a reused scratch
+ * buffer and are copied out at their real length: allocating the largest possible record per hit
+ * costs more than copying the kilobyte or so it really holds. Reads of a known size (content)
+ * go straight into their own buffer.
+ */
+const SCRATCH_BYTES = 128 * 1024
+const scratchSync = Buffer.allocUnsafe(SCRATCH_BYTES)
+/** Scratch buffers for async reads, one per read in flight, kept for reuse up to a few. */
+const scratchAsync: Buffer[] = []
+const SCRATCH_ASYNC_KEPT = 16
+
+function readWholeSync(path: string, maxLength: number, sized: boolean): Buffer {
+  // Most failed opens are misses (ENOENT), caught and turned into a result a few frames up: the
+  // error's stack trace would never be read, and capturing it costs about as much as the open.
+  const stackTraceLimit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  let fd: number
+  try {
+    fd = nodeFs.openSync(path, OPEN_FLAGS.read)
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit
+  }
+  const scratch = !sized && maxLength <= SCRATCH_BYTES
+  let buffer: Buffer
+  let count: number
+  try {
+    buffer = scratch ? scratchSync : Buffer.allocUnsafe(maxLength)
+    count = nodeFs.readSync(fd, buffer, 0, maxLength, 0)
+  } catch (error) {
+    closeQuietlySync(fd)
+    throw error
+  }
+  closeQuietlySync(fd)
+  return scratch ? copyOut(buffer, count) : buffer.subarray(0, count)
+}
+
+/** The first `count` bytes of a scratch buffer, in a buffer of their own. */
+function copyOut(scratch: Buffer, count: number): Buffer {
+  const out = Buffer.allocUnsafe(count)
+  scratch.copy(out, 0, 0, count)
+  return out
+}
+
+function closeQuietlySync(fd: number): void {
+  try {
+    nodeFs.closeSync(fd)
+  } catch {
+    // The descriptor is gone either way; what was read stands.
+  }
+}
+
+/** Three trips to the thread pool (open, read, close) by the callback API, as graceful-fs queues them. */
+function readWholeAsync(path: string, maxLength: number, sized: boolean): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gfs.open(path, OPEN_FLAGS.read, (openError, fd) => {
+      if (openError) return reject(openError)
+      const scratch = !sized && maxLength <= SCRATCH_BYTES
+      const buffer = scratch
+        ? (scratchAsync.pop() ?? Buffer.allocUnsafe(SCRATCH_BYTES))
+        : Buffer.allocUnsafe(maxLength)
+      gfs.read(fd, buffer, 0, maxLength, 0, (readError, count) => {
+        let result: Buffer | undefined
+        if (!readError) result = scratch ? copyOut(buffer, count) : buffer.subarray(0, count)
+        if (scratch && scratchAsync.length < SCRATCH_ASYNC_KEPT) scratchAsync.push(buffer)
+        // The bytes are in hand, so the caller need not wait for the close: it is issued now and
+        // settles on its own (a failed close loses nothing: the descriptor is gone either way).
+        // That saves a thread-pool round trip of latency per file.
+        gfs.close(fd, ignore)
+        if (result) resolve(result)
+        else reject(readError)
+      })
+    })
+  })
+}
+
+function ignore(): void {}
 
 function readAllSync(fd: number, length: number): Buffer {
   const buffer = Buffer.allocUnsafe(length)

@@ -74,6 +74,87 @@ interface Suspect {
  * when it is older than the store's touch interval.
  */
 export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Protocol<ReadOutcome> {
+  // The fast path (issue 14), written inline: each generator layer costs about 0.1 µs per step,
+  // and a sync hit of a small entry is a few µs. The record comes in three calls (open, one read
+  // of up to the largest record plus one byte, close) with no fstat, and content over 4 KiB the
+  // same way (its size plus one byte, which tells a file that is too long). The record's own
+  // lengths stand in for fstat: a record of exactly the length its header declares, and content
+  // of exactly the size the record gives, are what the careful path would accept too. Only hits
+  // and plain absences (ENOENT) are decided here; anything else (a short or odd read, a FIFO or
+  // device, a directory, a bad record, a wrong size or digest, any other error) goes to
+  // readEntryCarefully, which reads the entry again, judges it with fstat and cleans it up
+  // exactly as before.
+  const entryPath = ctx.layout.entryPath(key)
+  let bytes: Buffer
+  try {
+    bytes = (yield {
+      op: 'readWhole',
+      path: entryPath,
+      maxLength: RECORD_MAX_BYTES + 1,
+      sized: false,
+    }) as Buffer
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { found: false, reason: 'absent' }
+    return yield* readEntryCarefully(ctx, key, depth)
+  }
+  const record = decodeRecord(bytes, ctx.digestLength)
+  if (typeof record === 'string') return yield* readEntryCarefully(ctx, key, depth)
+
+  let data: Buffer | undefined
+  let contentPath: string | undefined
+  let fd: number | undefined
+  if (record.inline) {
+    data = record.inline
+  } else {
+    contentPath = ctx.layout.contentPath(record.digest)
+    if (depth === 'data') {
+      const content = yield* readQuickly(contentPath, record.size + 1, true)
+      if (content === undefined || content.length !== record.size)
+        return yield* readEntryCarefully(ctx, key, depth)
+      data = content
+    } else if (depth === 'open') {
+      const opened = yield* openContent(ctx, contentPath, record.size)
+      if (typeof opened === 'string') return yield* readEntryCarefully(ctx, key, depth)
+      fd = opened
+    } else if (yield* checkContent(ctx, contentPath, record.size)) {
+      return yield* readEntryCarefully(ctx, key, depth)
+    }
+  }
+  if (data && ctx.verify === 'hash' && ctx.hasher.bytes(data) !== record.digest) {
+    return yield* readEntryCarefully(ctx, key, depth)
+  }
+  if (depth !== 'info') {
+    // touch() without the record's fstat: an entry created (by the record's own time) less than
+    // a touch interval ago has a last use at least that recent, so it needs no look at all. An
+    // older one, or one whose time is ahead of this clock (a writer with a skewed clock, a forged
+    // record), costs an lstat to learn its mtime, as before.
+    const time = (yield { op: 'now' }) as number
+    const age = time - record.time
+    if (ctx.touchInterval === 0 || !(age >= 0 && age < ctx.touchInterval)) {
+      yield* touchByPath(ctx, entryPath, time)
+    }
+  }
+  return { found: true, record, data, contentPath, fd }
+}
+
+/** The content file in one readWhole step; undefined for anything the careful path must judge. */
+function* readQuickly(path: string, maxLength: number, sized: boolean): Protocol<Buffer | undefined> {
+  try {
+    return (yield { op: 'readWhole', path, maxLength, sized }) as Buffer
+  } catch {
+    // Absent content is a corrupt entry (the careful path removes the record); the rest, too,
+    // is for it to judge.
+    return undefined
+  }
+}
+
+/**
+ * The careful read, the only one before issue 14: open, fstat (a regular file, of an acceptable
+ * size), read, close, for the record and then the content. Every miss other than a plain
+ * absence is judged here, and the suspect files cleaned by inode.
+ */
+function* readEntryCarefully(ctx: StoreContext, key: string, depth: ReadDepth): Protocol<ReadOutcome> {
   const entryPath = ctx.layout.entryPath(key)
   const entry = yield* readWholeFile(ctx, entryPath, (size) => size <= RECORD_MAX_BYTES, 'bad-record')
   if (typeof entry === 'string') return yield* missing(ctx, entry, [{ path: entryPath, stat: undefined }])
@@ -264,6 +345,24 @@ export function* removeCorrupt(
 function* touch(ctx: StoreContext, entryPath: string, mtimeMs: number): Protocol<void> {
   const time = yield* now()
   if (ctx.touchInterval > 0 && time - mtimeMs < ctx.touchInterval) return
+  yield* refresh(ctx, entryPath, time)
+}
+
+/** {@link touch} for the fast path, which has no fstat of the record: an lstat gives its mtime. */
+function* touchByPath(ctx: StoreContext, entryPath: string, time: number): Protocol<void> {
+  if (ctx.touchInterval > 0) {
+    let mtimeMs: number
+    try {
+      mtimeMs = (yield* lstat(entryPath)).mtimeMs
+    } catch {
+      return // Removed since it was read: the hit stands, and there is nothing to refresh.
+    }
+    if (time - mtimeMs < ctx.touchInterval) return
+  }
+  yield* refresh(ctx, entryPath, time)
+}
+
+function* refresh(ctx: StoreContext, entryPath: string, time: number): Protocol<void> {
   // Root in another user's store changes nothing there (safety.ts).
   if (ctx.foreignOwner !== undefined) return
   try {

@@ -34,6 +34,7 @@ export type Step =
   | { op: 'open'; path: string; how: OpenHow; mode: number }
   | { op: 'fstat'; fd: number }
   | { op: 'read'; fd: number; length: number }
+  | { op: 'readWhole'; path: string; maxLength: number; sized: boolean }
   | { op: 'write'; fd: number; data: Uint8Array }
   | { op: 'fsync'; fd: number }
   | { op: 'close'; fd: number }
@@ -66,6 +67,19 @@ export function* fstat(fd: number): Protocol<FileStat> {
 /** Reads up to `length` bytes from the start of the file; fewer only at end of file. */
 export function* read(fd: number, length: number): Protocol<Buffer> {
   return (yield { op: 'read', fd, length }) as Buffer
+}
+
+/**
+ * Opens `path` as `open(path, 'read')` does, reads up to `maxLength` bytes from its start in one
+ * read call, and closes it: a small file in three system calls, with no fstat. The result may be
+ * short of the file's length (a short read; on a FIFO, nothing), so a caller trusts it only when
+ * its own lengths check out (a record's header, a content size) and otherwise looks again with
+ * open, fstat and read. Errors of the open are thrown as they are. `sized`: the caller expects
+ * `maxLength - 1` bytes (content of a known size), so the driver reads straight into a buffer of
+ * that size rather than into a scratch buffer it copies out of.
+ */
+export function* readWhole(path: string, maxLength: number, sized: boolean): Protocol<Buffer> {
+  return (yield { op: 'readWhole', path, maxLength, sized }) as Buffer
 }
 
 /** Writes all of `data` at the current end of a file opened with `create`. */

@@ -395,11 +395,16 @@ lastUse('every read that uses an entry refreshes its last use; info and has do n
 
 lastUse('with the default touch interval, a hit refreshes only a last use older than an hour', async () => {
   const dir = tempDir()
-  const store = await openStore(dir)
+  // Entries really put in the past: a hit trusts a record created less than an interval ago to
+  // have a recent last use (read.ts, touchQuickly), so aging the mtime alone would not do.
+  let clock = Date.now() - 2 * HOUR
+  const store = await openStore(dir, { now: () => clock })
   const recent = randomKey()
   const old = randomKey()
-  await store.put(recent, 'recent')
   await store.put(old, 'old')
+  clock = Date.now() - 10 * 60_000
+  await store.put(recent, 'recent')
+  clock = Date.now()
   age(recordOf(dir, recent), 10 * 60_000)
   age(recordOf(dir, old), 2 * HOUR)
   await store.get(recent)
