@@ -41,6 +41,7 @@ import {
 import { CommandNotStartedError, type CommandResult, runCommand } from './run-command.js'
 import { digestInputs, pickEnv, runKey } from './run-key.js'
 import { runMetadata } from './run-metadata.js'
+import { StatCache } from './stat-cache.js'
 import { storeBytes, storeOutputFiles } from './store-outputs.js'
 import { commandEnv, forStream } from './terminal.js'
 
@@ -292,10 +293,20 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
   const store = await openStoreForWriting(options.store, io, options.remote, usage)
   const hasher = await createHasher({ algorithm: store.algorithm })
   const env = pickEnv(io.env, options.env, (value) => relocatable(value, root))
+  const statCache = envFlag(io.env, 'CAIRN_NO_STAT_CACHE')
+    ? undefined
+    : StatCache.open(storeDir, root, store.algorithm)
+  const inputDigests = await digestInputs(hasher, inputs, statCache)
+  statCache?.save()
+  if (envFlag(io.env, 'CAIRN_DEBUG')) {
+    io.stderr.write(
+      `cairn: debug: hashed ${statCache?.hashed ?? inputs.length} of ${inputs.length} input files${statCache ? '' : ' (no stat cache)'}\n`,
+    )
+  }
   const keyParts = {
     command: options.command.map((arg) => relocatable(arg, root)),
     cwd: toPosixPath(relative(root, io.cwd)) || '.',
-    inputs: await digestInputs(hasher, inputs),
+    inputs: inputDigests,
     env,
     outputs: outputs.map((output) => output.path),
     keyExtra: options.keyExtra,
