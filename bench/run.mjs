@@ -6,7 +6,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import { benchCli } from './cli.mjs'
+import { benchCli, benchCliManyInputs } from './cli.mjs'
 import { benchGc } from './gc.mjs'
 import { benchHash } from './hash.mjs'
 import { benchRemote } from './remote.mjs'
@@ -17,7 +17,13 @@ const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice('--only='.length)
   .split(',')
-const groups = { hash: benchHash, store: benchStore, cli: benchCli, gc: benchGc, remote: benchRemote }
+const groups = {
+  hash: benchHash,
+  store: benchStore,
+  cli: async (options) => ({ hit: await benchCli(options), manyInputs: await benchCliManyInputs(options) }),
+  gc: benchGc,
+  remote: benchRemote,
+}
 const machine = {
   cpus: os.cpus().length,
   node: process.version,

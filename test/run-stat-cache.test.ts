@@ -131,7 +131,7 @@ function cacheFile(store: string): string {
   return join(store, 'run-stat-cache', names[0] as string)
 }
 
-/** A project whose inputs the cache vouches for: after a miss and a run that learnt them. */
+/** A project whose inputs the cache vouches for: after a miss, a run that learnt them, a hit. */
 async function cachedProject(prefix: string): Promise<{ dir: string; store: string; key: string }> {
   const base = tempDir(prefix)
   const dir = project(base)
@@ -140,6 +140,10 @@ async function cachedProject(prefix: string): Promise<{ dir: string; store: stri
   const miss = run(dir, store)
   assert.is(miss.outcome, 'miss', miss.stderr)
   assert.is(miss.hashed, 3, miss.stderr)
+  // The first run made the store, so it had no cache; the second one writes it.
+  const learn = run(dir, store)
+  assert.is(learn.outcome, 'hit', learn.stderr)
+  assert.is(learn.hashed, 3, learn.stderr)
   const hit = run(dir, store)
   assert.is(hit.outcome, 'hit', hit.stderr)
   assert.is(hit.hashed, 0, hit.stderr)
@@ -162,6 +166,7 @@ test('an unchanged input is not opened: strace sees no open of any input file', 
   const store = join(base, 'store')
   await waitUntilSettled(dir)
   assert.is(run(dir, store).outcome, 'miss')
+  assert.is(run(dir, store).hashed, 3, 'the first run in a new store has no cache')
   const inputs = ['a.txt', 'b.txt', 'c.txt'].map((name) => join(dir, 'src', name))
   const opensOfInputs = (log: string) =>
     readFileSync(log, 'utf8')

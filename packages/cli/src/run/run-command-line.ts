@@ -277,27 +277,35 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
     if (error instanceof UsageError) throw new UsageError(error.message, usage)
     throw error
   }
+  // Before the inputs are stat'ed (the expansion stats them): see StatCache.begin.
+  const statCache = envFlag(io.env, 'CAIRN_NO_STAT_CACHE') ? undefined : StatCache.begin(storeDir, root)
   let inputs: Awaited<ReturnType<typeof expandInputs>>
+  let store: CacheStore
+  let hasher: Hasher
+  let inputDigests: [string, string][]
   try {
-    inputs = await expandInputs(options.inputs, {
-      cwd: io.cwd,
-      root,
-      allowEmpty: options.allowEmpty,
-      exclude: [...outputs.map((output) => output.absolute), storeDir],
-      gitignore: options.gitignore,
-    })
+    try {
+      inputs = await expandInputs(options.inputs, {
+        cwd: io.cwd,
+        root,
+        allowEmpty: options.allowEmpty,
+        exclude: [...outputs.map((output) => output.absolute), storeDir],
+        gitignore: options.gitignore,
+      })
+    } catch (error) {
+      if (error instanceof UsageError) throw new UsageError(error.message, usage)
+      throw error
+    }
+    store = await openStoreForWriting(options.store, io, options.remote, usage)
+    hasher = await createHasher({ algorithm: store.algorithm })
+    statCache?.load(store.algorithm)
+    inputDigests = await digestInputs(hasher, inputs, statCache)
   } catch (error) {
-    if (error instanceof UsageError) throw new UsageError(error.message, usage)
+    statCache?.discard()
     throw error
   }
-  const store = await openStoreForWriting(options.store, io, options.remote, usage)
-  const hasher = await createHasher({ algorithm: store.algorithm })
-  const env = pickEnv(io.env, options.env, (value) => relocatable(value, root))
-  const statCache = envFlag(io.env, 'CAIRN_NO_STAT_CACHE')
-    ? undefined
-    : StatCache.open(storeDir, root, store.algorithm)
-  const inputDigests = await digestInputs(hasher, inputs, statCache)
   statCache?.save()
+  const env = pickEnv(io.env, options.env, (value) => relocatable(value, root))
   if (envFlag(io.env, 'CAIRN_DEBUG')) {
     io.stderr.write(
       `cairn: debug: hashed ${statCache?.hashed ?? inputs.length} of ${inputs.length} input files${statCache ? '' : ' (no stat cache)'}\n`,

@@ -59,7 +59,7 @@ export async function digestInputs(
   const pairs: [string, string][] = []
   for (const input of inputs) {
     // Stat first, then read: a write after the stat changes the ctime, so the next run re-hashes.
-    const stat = statSync(input.absolute, { bigint: true })
+    const stat = input.stat ?? statSync(input.absolute, { bigint: true })
     let digest = cache?.lookup(input.path, stat)
     if (digest === undefined) {
       digest = await digestFile(hasher, input.absolute, Number(stat.size))

@@ -4,6 +4,7 @@ import {
   closeSync,
   constants,
   fstatSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readSync,
@@ -12,7 +13,7 @@ import {
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { RUN_STAT_CACHE_DIR } from '@cairn/store'
+import { MARKER_FILE, RUN_STAT_CACHE_DIR } from '@cairn/store'
 
 /**
  * Version of the stat cache file. A file of another version is ignored (everything is hashed)
@@ -34,16 +35,17 @@ export const STAT_CACHE_MAX_BYTES = 64 * 1024 * 1024
  */
 export const RACY_MARGIN_NS = 1_000_000_000n
 
-/** What a file's stat must still say for its cached digest to hold. */
-export interface FileStamp {
-  size: bigint
-  mtimeNs: bigint
-  ctimeNs: bigint
-  ino: bigint
-  dev: bigint
+/**
+ * What a file's stat must still say for its cached digest to hold, as the cache file writes it:
+ * size, mtime and ctime in nanoseconds, inode and device, tab-separated decimal. Compared as a
+ * string, so that loading a cache parses no numbers.
+ */
+function stampOf(stat: BigIntStats): string {
+  return `${stat.size}\t${stat.mtimeNs}\t${stat.ctimeNs}\t${stat.ino}\t${stat.dev}`
 }
 
-interface CachedDigest extends FileStamp {
+interface CachedDigest {
+  stamp: string
   digest: string
 }
 
@@ -75,58 +77,55 @@ interface CachedDigest extends FileStamp {
  * is never read.
  */
 export class StatCache {
-  private readonly entries: Map<string, CachedDigest>
+  private entries = new Map<string, CachedDigest>()
   private readonly fresh = new Map<string, CachedDigest>()
   private changed = false
+  private header = ''
+  private file: string | undefined
   /** Files hashed by this run (for the debug line). */
   hashed = 0
 
   private constructor(
-    private readonly file: string | undefined,
+    private readonly dir: string,
+    private readonly root: string,
     private readonly temp: { fd: number; path: string } | undefined,
     private readonly cutoffNs: bigint,
-    private readonly header: string,
-    entries: Map<string, CachedDigest>,
-  ) {
-    this.entries = entries
-  }
+  ) {}
 
   /**
-   * Loads the cache of `root` in the store at `storeDir`. Never throws: a cache that cannot be
-   * read is empty, and one that cannot be written (read-only store) is not written.
+   * Starts the cache of `root` in the store at `storeDir`, before any input is stat'ed: it creates
+   * the temp file the cache will be written to, whose ctime, the filesystem's clock now, is the
+   * cutoff for racily clean files (see the class comment). It creates `run-stat-cache` but never
+   * the store itself: before the store exists there is no cache. Never throws: a cache that
+   * cannot be written (read-only store) is neither written nor trusted.
    */
-  static open(storeDir: string, root: string, algorithm: string): StatCache {
-    const uid = process.getuid?.() ?? -1
-    const header = JSON.stringify({ cairnRunStatCache: STAT_CACHE_VERSION, algorithm, root, uid })
-    const name = createHash('sha256').update(header).digest('hex').slice(0, 32)
+  static begin(storeDir: string, root: string): StatCache {
     const dir = join(storeDir, RUN_STAT_CACHE_DIR)
-    const file = join(dir, name)
-    // The temp file is created first: its ctime, the filesystem's clock before any input is
-    // stat'ed, is the cutoff for racily clean files (see the class comment).
-    let temp: { fd: number; path: string } | undefined
-    let cutoffNs = -1n
     try {
-      temp = createTemp(dir, name)
-      cutoffNs = fstatSync(temp.fd, { bigint: true }).ctimeNs - RACY_MARGIN_NS
+      // Only in a store: a mistyped --store must not gain a run-stat-cache directory.
+      if (!lstatSync(join(storeDir, MARKER_FILE)).isFile()) throw new Error('not a store')
+      const temp = createTemp(dir)
+      return new StatCache(dir, root, temp, fstatSync(temp.fd, { bigint: true }).ctimeNs - RACY_MARGIN_NS)
     } catch {
-      temp = undefined
+      return new StatCache(dir, root, undefined, -1n)
     }
-    return new StatCache(temp && file, temp, cutoffNs, header, readEntries(file, header, uid))
+  }
+
+  /** Reads the cache once the store's hash algorithm is known (it names the cache file). */
+  load(algorithm: string): void {
+    if (this.temp === undefined) return
+    const uid = process.getuid?.() ?? -1
+    this.header = JSON.stringify({ cairnRunStatCache: STAT_CACHE_VERSION, algorithm, root: this.root, uid })
+    const name = createHash('sha256').update(this.header).digest('hex').slice(0, 32)
+    this.file = join(this.dir, name)
+    this.entries = readEntries(this.file, this.header, uid)
   }
 
   /** The cached digest of `path`, if `stat` is what it was when the file was hashed. */
   lookup(path: string, stat: BigIntStats): string | undefined {
     const cached = this.entries.get(path)
     if (cached === undefined) return undefined
-    if (
-      cached.size === stat.size &&
-      cached.mtimeNs === stat.mtimeNs &&
-      cached.ctimeNs === stat.ctimeNs &&
-      cached.ino === stat.ino &&
-      cached.dev === stat.dev
-    ) {
-      return cached.digest
-    }
+    if (cached.stamp === stampOf(stat)) return cached.digest
     this.entries.delete(path)
     this.changed = true
     return undefined
@@ -139,9 +138,14 @@ export class StatCache {
   record(path: string, stat: BigIntStats, digest: string): void {
     this.hashed += 1
     if (this.temp === undefined || stat.ctimeNs >= this.cutoffNs || stat.mtimeNs >= this.cutoffNs) return
-    const { size, mtimeNs, ctimeNs, ino, dev } = stat
-    this.fresh.set(path, { size, mtimeNs, ctimeNs, ino, dev, digest })
+    this.fresh.set(path, { stamp: stampOf(stat), digest })
     this.changed = true
+  }
+
+  /** Drops the temp file without writing: the run stopped before its key was computed. */
+  discard(): void {
+    this.changed = false
+    this.save()
   }
 
   /**
@@ -190,34 +194,39 @@ export class StatCache {
   }
 }
 
-function createTemp(dir: string, name: string): { fd: number; path: string } {
-  const path = join(dir, `${name}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
+/**
+ * A new temp file in `dir` (`run-stat-cache`), which is made if missing but must be a real
+ * directory: a symbolic link planted in its place is not followed.
+ */
+function createTemp(dir: string): { fd: number; path: string } {
+  const path = join(dir, `${process.pid}-${randomBytes(4).toString('hex')}.tmp`)
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW
   try {
-    return { fd: openSync(path, flags, 0o600), path }
+    if (!lstatSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-    mkdirSync(dir, { recursive: true })
-    return { fd: openSync(path, flags, 0o600), path }
+    // Not recursive: a store that does not exist yet gets no cache this time.
+    mkdirSync(dir)
   }
+  return { fd: openSync(path, flags, 0o600), path }
 }
 
 /**
  * The file: a first line `<sha256 of the rest> <length of the rest>`, then the header line, then
- * one line per file: `<path as JSON> <size> <mtimeNs> <ctimeNs> <ino> <dev> <digest>`.
+ * one line per file: `<path as JSON> <size> <mtimeNs> <ctimeNs> <ino> <dev> <digest>`, tab-separated.
  */
 function encode(header: string, entries: [string, CachedDigest][]): Buffer {
   const lines = [header]
   for (const [path, e] of entries) {
-    lines.push(
-      `${JSON.stringify(path)}\t${e.size}\t${e.mtimeNs}\t${e.ctimeNs}\t${e.ino}\t${e.dev}\t${e.digest}`,
-    )
+    lines.push(`${JSON.stringify(path)}\t${e.stamp}\t${e.digest}`)
   }
   const rest = Buffer.from(`${lines.join('\n')}\n`)
   const sum = createHash('sha256').update(rest).digest('hex')
   return Buffer.concat([Buffer.from(`${sum} ${rest.length}\n`), rest])
 }
 
+/** A JSON string without escapes (JSON.stringify escapes control characters, so none is raw). */
+const PLAIN_PATH_JSON = /^"[^"\\]*"$/
 const DIGEST_PATTERN = /^[0-9a-f]{16,128}$/
 const NUMBER_PATTERN = /^[0-9]{1,24}$/
 
@@ -246,11 +255,14 @@ function readEntries(file: string, header: string, uid: number): Map<string, Cac
       string,
       string,
     ]
-    let path: unknown
-    try {
-      path = JSON.parse(pathJson)
-    } catch {
-      return new Map()
+    let path: unknown = pathJson.slice(1, -1)
+    // Most paths need no escapes: JSON.parse only for the others.
+    if (!PLAIN_PATH_JSON.test(pathJson)) {
+      try {
+        path = JSON.parse(pathJson)
+      } catch {
+        return new Map()
+      }
     }
     const numbers = [size, mtimeNs, ctimeNs, ino, dev]
     if (
@@ -260,14 +272,7 @@ function readEntries(file: string, header: string, uid: number): Map<string, Cac
     ) {
       return new Map()
     }
-    entries.set(path, {
-      size: BigInt(size),
-      mtimeNs: BigInt(mtimeNs),
-      ctimeNs: BigInt(ctimeNs),
-      ino: BigInt(ino),
-      dev: BigInt(dev),
-      digest,
-    })
+    entries.set(path, { stamp: `${size}\t${mtimeNs}\t${ctimeNs}\t${ino}\t${dev}`, digest })
   }
   return entries
 }
