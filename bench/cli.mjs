@@ -179,7 +179,7 @@ export async function benchCliManyInputs({ quick = false } = {}) {
       traced.status === 0
         ? readFileSync(log, 'utf8')
             .split('\n')
-            .filter((line) => line.includes(`"${data}/`)).length
+            .filter((line) => line.includes(`"${data}/`) && !line.includes('O_DIRECTORY')).length
         : 'n/a'
     const m = Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]))
     const floor = m.node + m.find
