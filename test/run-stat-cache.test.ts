@@ -116,9 +116,11 @@ function filesystemNow(dir: string): bigint {
  * than the racy margin ago by the filesystem's clock, so that a run from now on may cache them.
  */
 async function waitUntilSettled(dir: string): Promise<void> {
-  const newest = readdirSync(join(dir, 'src'))
-    .map((name) => statSync(join(dir, 'src', name), { bigint: true }).ctimeNs)
-    .reduce((a, b) => (a > b ? a : b))
+  let newest = 0n
+  for (const name of readdirSync(join(dir, 'src'))) {
+    const { ctimeNs } = statSync(join(dir, 'src', name), { bigint: true })
+    if (ctimeNs > newest) newest = ctimeNs
+  }
   while (filesystemNow(dir) - RACY_MARGIN_NS <= newest + 1_000_000n) {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
