@@ -266,9 +266,19 @@ test('a corrupt, truncated, symlinked, FIFO or foreign cache file is ignored: ev
   assert.is(trusted.key, key.slice(0, 8))
 })
 
-test('keys are identical with and without the cache', async () => {
+test('keys are identical with and without the cache; no temp file is left, even by a failed run', async () => {
   const { dir, store, key } = await cachedProject('cairn-stat-cache-')
   assert.is(uncachedKey(dir, store), key.slice(0, 8))
+  const usage = spawnSync(
+    process.execPath,
+    [CAIRN_BIN, 'run', '--store', store, '--inputs', 'nothing-here', '--outputs', 'out', '--', 'true'],
+    { cwd: dir, encoding: 'utf8', timeout: RUN_TIMEOUT_MS },
+  )
+  assert.is(usage.status, 2, usage.stderr)
+  assert.equal(
+    readdirSync(join(store, 'run-stat-cache')).filter((name) => name.endsWith('.tmp')),
+    [],
+  )
 })
 
 test.run()

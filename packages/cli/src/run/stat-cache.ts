@@ -82,6 +82,7 @@ export class StatCache {
   private changed = false
   private header = ''
   private file: string | undefined
+  private saved = false
   /** Files hashed by this run (for the debug line). */
   hashed = 0
 
@@ -154,15 +155,18 @@ export class StatCache {
    */
   save(): void {
     const temp = this.temp
-    if (temp === undefined || this.file === undefined) return
+    if (temp === undefined || this.saved) return
+    this.saved = true
+    let open = true
     try {
-      if (this.changed) {
+      if (this.changed && this.file !== undefined) {
         let body = encode(this.header, this.merged())
         // Too many files from earlier runs: keep only this run's.
         if (body.length > STAT_CACHE_MAX_BYTES) body = encode(this.header, [...this.fresh])
         if (body.length <= STAT_CACHE_MAX_BYTES) {
           let offset = 0
           while (offset < body.length) offset += writeSync(temp.fd, body, offset)
+          open = false
           closeSync(temp.fd)
           // rename replaces the file atomically, so a reader sees the old cache or the new one,
           // never a mix. No fsync: a file torn by a crash fails its checksum and is ignored.
@@ -170,10 +174,12 @@ export class StatCache {
           return
         }
       }
+      open = false
       closeSync(temp.fd)
       unlinkSync(temp.path)
     } catch {
       try {
+        if (open) closeSync(temp.fd)
         unlinkSync(temp.path)
       } catch {
         // Gone already; nothing else to clean up.
