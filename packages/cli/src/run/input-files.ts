@@ -137,7 +137,7 @@ function reachedThroughNodeModules(
         ? `${realDir === '/' ? '' : realDir}/${basename(absolute)}`
         : join(realDir, basename(absolute))
   }
-  const below = containsPath(realRoot, real) ? relative(realRoot, real) : real
+  const below = containsPath(realRoot, real) ? relativeBelow(realRoot, real) : real
   return below.split(sep).includes(NODE_MODULES)
 }
 

@@ -283,6 +283,9 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
   let store: CacheStore
   let hasher: Hasher
   let inputDigests: [string, string][]
+  const started = performance.now()
+  let expanded = started
+  let loaded = started
   try {
     try {
       inputs = await expandInputs(options.inputs, {
@@ -296,19 +299,23 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
       if (error instanceof UsageError) throw new UsageError(error.message, usage)
       throw error
     }
+    expanded = performance.now()
     store = await openStoreForWriting(options.store, io, options.remote, usage)
     hasher = await createHasher({ algorithm: store.algorithm })
     statCache?.load(store.algorithm)
+    loaded = performance.now()
     inputDigests = await digestInputs(hasher, inputs, statCache)
   } catch (error) {
     statCache?.discard()
     throw error
   }
+  const digested = performance.now()
   statCache?.save()
   const env = pickEnv(io.env, options.env, (value) => relocatable(value, root))
   if (envFlag(io.env, 'CAIRN_DEBUG')) {
+    const ms = (from: number, to: number) => `${Math.round(to - from)} ms`
     io.stderr.write(
-      `cairn: debug: hashed ${statCache?.hashed ?? inputs.length} of ${inputs.length} input files${statCache ? '' : ' (no stat cache)'}\n`,
+      `cairn: debug: hashed ${statCache?.hashed ?? inputs.length} of ${inputs.length} input files${statCache ? '' : ' (no stat cache)'}; finding inputs ${ms(started, expanded)}, opening the store and cache ${ms(expanded, loaded)}, digests ${ms(loaded, digested)}, saving the cache ${ms(digested, performance.now())}\n`,
     )
   }
   const keyParts = {
