@@ -6,7 +6,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
-import { benchCli } from './cli.mjs'
+import { benchCli, benchCliManyInputs } from './cli.mjs'
 import { benchGc } from './gc.mjs'
 import { benchHash } from './hash.mjs'
 import { benchJest } from './jest.mjs'
@@ -22,7 +22,7 @@ const only = process.argv
 const groups = {
   hash: benchHash,
   store: benchStore,
-  cli: benchCli,
+  cli: async (options) => ({ hit: await benchCli(options), manyInputs: await benchCliManyInputs(options) }),
   gc: benchGc,
   remote: benchRemote,
   jest: benchJest,

@@ -28,6 +28,8 @@ export const GC_LOCK_FILE = 'gc.lock'
 export const GC_STAMP_FILE = 'gc.stamp'
 /** Reserved for @cairn/remote: one line of remote-tier counters per process, for `cairn stats`. */
 export const REMOTE_STATS_FILE = 'remote-stats.jsonl'
+/** Reserved for `cairn run`: its per-user, per-project stat caches (a local accelerator). */
+export const RUN_STAT_CACHE_DIR = 'run-stat-cache'
 
 /** Every name the format defines at the root of a store. */
 export const ROOT_NAMES: readonly string[] = [
@@ -39,6 +41,7 @@ export const ROOT_NAMES: readonly string[] = [
   GC_LOCK_FILE,
   GC_STAMP_FILE,
   REMOTE_STATS_FILE,
+  RUN_STAT_CACHE_DIR,
 ]
 
 /**

@@ -1,4 +1,5 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { errnoOf } from '@cairn/store/protocol'
 import type { DeclaredOutput } from './declared-outputs.js'
@@ -22,13 +23,20 @@ export function claimOutputs(outputs: readonly DeclaredOutput[]): (() => void) |
   const path = join(dirname(first.absolute), `.${basename(first.absolute)}.cairn-running`)
   const mine = String(process.pid)
   for (let attempt = 0; attempt < 2; attempt++) {
+    // Written under a temp name, then linked into place: a claim appears with its pid in it.
+    // Created in place and then written, a second run could read it empty in between, take it
+    // for a dead process's and take it over (both misses then ran unclaimed).
+    const temp = `${path}.${mine}-${randomBytes(4).toString('hex')}`
     try {
-      writeFileSync(path, mine, { flag: 'wx', mode: 0o644 })
+      writeFileSync(temp, mine, { flag: 'wx', mode: 0o644 })
+      linkSync(temp, path)
       return () => {
         if (holder(path) === mine) rmSync(path, { force: true })
       }
     } catch (error) {
       if (errnoOf(error) !== 'EEXIST') return () => {}
+    } finally {
+      rmSync(temp, { force: true })
     }
     const pid = Number(holder(path))
     if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) return 'busy'

@@ -1,5 +1,5 @@
-import { realpathSync } from 'node:fs'
-import { relative, resolve, sep } from 'node:path'
+import { type BigIntStats, lstatSync, realpathSync } from 'node:fs'
+import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { glob } from 'tinyglobby'
 import { UsageError } from '../args.js'
 import { toPosixPath } from '../format.js'
@@ -12,6 +12,11 @@ export interface InputFile {
   path: string
   /** Absolute path, for reading it. */
   absolute: string
+  /**
+   * Its stat, when the expansion took one that stands for the file's own (the file is not a
+   * symbolic link), so that hashing need not stat it again.
+   */
+  stat?: BigIntStats
 }
 
 /** How {@link expandInputs} matches. */
@@ -60,6 +65,12 @@ export async function expandInputs(
 ): Promise<InputFile[]> {
   const negated = patterns.filter((pattern) => pattern.startsWith('!')).map((pattern) => pattern.slice(1))
   const realRoot = realOrSelf(options.root)
+  const realDirs = new Map<string, string>()
+  const lstats = new Map<string, BigIntStats | undefined>()
+  const lstatOf = (absolute: string) => {
+    if (!lstats.has(absolute)) lstats.set(absolute, lstatOrUndefined(absolute))
+    return lstats.get(absolute)
+  }
   const byPath = new Map<string, InputFile>()
   const matchedBy = new Map<string, string[]>()
   for (const pattern of patterns) {
@@ -68,9 +79,12 @@ export async function expandInputs(
     const ignore = namesNodeModules ? negated : [...negated, `**/${NODE_MODULES}/**`]
     const matches = await glob(pattern, { cwd: options.cwd, onlyFiles: true, dot: false, ignore })
     const files = matches
-      .map((match) => resolve(options.cwd, match))
+      .map((match) => resolveMatch(options.cwd, match))
       .filter((absolute) => !options.exclude.some((excluded) => containsPath(excluded, absolute)))
-      .filter((absolute) => namesNodeModules || !reachedThroughNodeModules(absolute, realRoot))
+      .filter(
+        (absolute) =>
+          namesNodeModules || !reachedThroughNodeModules(absolute, realRoot, realDirs, lstatOf(absolute)),
+      )
     for (const absolute of files) {
       if (!containsPath(options.root, absolute)) throw outsideRoot(pattern, absolute, options.root)
     }
@@ -87,8 +101,9 @@ export async function expandInputs(
       )
     }
     for (const absolute of kept) {
-      const path = toPosixPath(relative(options.root, absolute))
-      byPath.set(path, { path, absolute })
+      const path = toPosixPath(relativeBelow(options.root, absolute))
+      const stat = lstatOf(absolute)
+      byPath.set(path, stat?.isFile() ? { path, absolute, stat } : { path, absolute })
     }
   }
   return [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path))
@@ -97,12 +112,64 @@ export async function expandInputs(
 /**
  * True if the file really lies in a node_modules directory (below the root, or anywhere when a
  * symbolic link leads out of the root): pnpm links packages into node_modules/.pnpm, and a link
- * into it must not bring the installed files back in under another name.
+ * into it must not bring the installed files back in under another name. Directories are
+ * resolved once each (`realDirs`), and a file's own name only when it is a symbolic link: one
+ * realpath per input file cost a quarter of a second over 10,000 inputs.
  */
-function reachedThroughNodeModules(absolute: string, realRoot: string): boolean {
-  const real = realOrSelf(absolute)
-  const below = containsPath(realRoot, real) ? relative(realRoot, real) : real
+function reachedThroughNodeModules(
+  absolute: string,
+  realRoot: string,
+  realDirs: Map<string, string>,
+  lstat: BigIntStats | undefined,
+): boolean {
+  let real: string
+  if (lstat === undefined || lstat.isSymbolicLink()) {
+    real = realOrSelf(absolute)
+  } else {
+    const dir = dirname(absolute)
+    let realDir = realDirs.get(dir)
+    if (realDir === undefined) {
+      realDir = realOrSelf(dir)
+      realDirs.set(dir, realDir)
+    }
+    real =
+      sep === '/'
+        ? `${realDir === '/' ? '' : realDir}/${basename(absolute)}`
+        : join(realDir, basename(absolute))
+  }
+  const below = containsPath(realRoot, real) ? relativeBelow(realRoot, real) : real
   return below.split(sep).includes(NODE_MODULES)
+}
+
+/** The file's lstat in nanoseconds, or undefined if it is gone (hashing then reports it). */
+function lstatOrUndefined(path: string): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true, throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `resolve(cwd, match)`, without its cost for the usual match: a plain relative path (no `.` or
+ * `..` segment, no doubled or trailing separator) under a normalized absolute `cwd`.
+ */
+function resolveMatch(cwd: string, match: string): string {
+  if (sep === '/' && cwd.startsWith('/') && PLAIN_RELATIVE.test(match) && !DOT_SEGMENT.test(cwd)) {
+    return cwd === '/' ? `/${match}` : `${cwd}/${match}`
+  }
+  return resolve(cwd, match)
+}
+
+const PLAIN_RELATIVE = /^(?!\.\.?(\/|$))(?!.*\/\.\.?(\/|$))(?!.*\/\/)[^/](.*[^/])?$/
+const DOT_SEGMENT = /\/\/|(^|\/)\.\.?(\/|$)|.\/$/
+
+/** `relative(root, absolute)` for a path known to lie under the root (containsPath). */
+function relativeBelow(root: string, absolute: string): string {
+  if (sep === '/' && !DOT_SEGMENT.test(root) && absolute.startsWith(root === '/' ? '/' : `${root}/`)) {
+    return absolute.slice(root === '/' ? 1 : root.length + 1)
+  }
+  return relative(root, absolute)
 }
 
 function realOrSelf(path: string): string {

@@ -41,6 +41,7 @@ import {
 import { CommandNotStartedError, type CommandResult, runCommand } from './run-command.js'
 import { digestInputs, pickEnv, runKey } from './run-key.js'
 import { runMetadata } from './run-metadata.js'
+import { StatCache } from './stat-cache.js'
 import { storeBytes, storeOutputFiles } from './store-outputs.js'
 import { commandEnv, forStream } from './terminal.js'
 
@@ -276,26 +277,51 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
     if (error instanceof UsageError) throw new UsageError(error.message, usage)
     throw error
   }
+  // Before the inputs are stat'ed (the expansion stats them): see StatCache.begin.
+  const statCache = envFlag(io.env, 'CAIRN_NO_STAT_CACHE') ? undefined : StatCache.begin(storeDir, root)
   let inputs: Awaited<ReturnType<typeof expandInputs>>
+  let store: CacheStore
+  let hasher: Hasher
+  let inputDigests: [string, string][]
+  const started = performance.now()
+  let expanded = started
+  let loaded = started
   try {
-    inputs = await expandInputs(options.inputs, {
-      cwd: io.cwd,
-      root,
-      allowEmpty: options.allowEmpty,
-      exclude: [...outputs.map((output) => output.absolute), storeDir],
-      gitignore: options.gitignore,
-    })
+    try {
+      inputs = await expandInputs(options.inputs, {
+        cwd: io.cwd,
+        root,
+        allowEmpty: options.allowEmpty,
+        exclude: [...outputs.map((output) => output.absolute), storeDir],
+        gitignore: options.gitignore,
+      })
+    } catch (error) {
+      if (error instanceof UsageError) throw new UsageError(error.message, usage)
+      throw error
+    }
+    expanded = performance.now()
+    store = await openStoreForWriting(options.store, io, options.remote, usage)
+    hasher = await createHasher({ algorithm: store.algorithm })
+    statCache?.load(store.algorithm)
+    loaded = performance.now()
+    inputDigests = await digestInputs(hasher, inputs, statCache)
   } catch (error) {
-    if (error instanceof UsageError) throw new UsageError(error.message, usage)
+    statCache?.discard()
     throw error
   }
-  const store = await openStoreForWriting(options.store, io, options.remote, usage)
-  const hasher = await createHasher({ algorithm: store.algorithm })
+  const digested = performance.now()
+  statCache?.save()
   const env = pickEnv(io.env, options.env, (value) => relocatable(value, root))
+  if (envFlag(io.env, 'CAIRN_DEBUG')) {
+    const ms = (from: number, to: number) => `${Math.round(to - from)} ms`
+    io.stderr.write(
+      `cairn: debug: hashed ${statCache?.hashed ?? inputs.length} of ${inputs.length} input files${statCache ? '' : ' (no stat cache)'}; finding inputs ${ms(started, expanded)}, opening the store and cache ${ms(expanded, loaded)}, digests ${ms(loaded, digested)}, saving the cache ${ms(digested, performance.now())}\n`,
+    )
+  }
   const keyParts = {
     command: options.command.map((arg) => relocatable(arg, root)),
     cwd: toPosixPath(relative(root, io.cwd)) || '.',
-    inputs: await digestInputs(hasher, inputs),
+    inputs: inputDigests,
     env,
     outputs: outputs.map((output) => output.path),
     keyExtra: options.keyExtra,

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import type { Hasher } from '@cairn/hash'
 import { digestFile } from './file-digest.js'
 import type { InputFile } from './input-files.js'
+import type { StatCache } from './stat-cache.js'
 
 /**
  * Version of what goes into a `cairn run` key. It is hashed into every key, so changing what a
@@ -46,14 +47,25 @@ export function runKey(hasher: Hasher, parts: RunKeyParts): string {
   })
 }
 
-/** The `[path, digest]` pairs of input files, in the order given (already sorted by path). */
+/**
+ * The `[path, digest]` pairs of input files, in the order given (already sorted by path). With a
+ * `cache`, a file whose stat is unchanged since it was hashed is not read again (stat-cache.ts).
+ */
 export async function digestInputs(
   hasher: Hasher,
   inputs: readonly InputFile[],
+  cache?: StatCache,
 ): Promise<[path: string, digest: string][]> {
   const pairs: [string, string][] = []
   for (const input of inputs) {
-    pairs.push([input.path, await digestFile(hasher, input.absolute, statSync(input.absolute).size)])
+    // Stat first, then read: a write after the stat changes the ctime, so the next run re-hashes.
+    const stat = input.stat ?? statSync(input.absolute, { bigint: true })
+    let digest = cache?.lookup(input.path, stat)
+    if (digest === undefined) {
+      digest = await digestFile(hasher, input.absolute, Number(stat.size))
+      cache?.record(input.path, stat, digest)
+    }
+    pairs.push([input.path, digest])
   }
   return pairs
 }
