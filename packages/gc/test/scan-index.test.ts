@@ -9,6 +9,7 @@
 // wrongly ignored shows either way.
 
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { lstatSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { INDEX_HEADER_BYTES, INDEX_RACY_MS, INDEX_VERSION, type PruneReport, prune } from '@cairn/gc'
@@ -117,7 +118,7 @@ index(
       ['a row byte flipped', (b) => flip(b, INDEX_HEADER_BYTES + 3), false],
       ['last byte flipped', (b) => flip(b, b.length - 1), false],
       ['header checksum flipped', (b) => flip(b, INDEX_HEADER_BYTES - 1), true],
-      ['foreign version', (b) => (b.writeUInt32LE(INDEX_VERSION + 1, 8), b), true],
+      ['foreign version, checksum right', foreignVersion, true],
       ['bad magic', (b) => flip(b, 0), true],
       ['garbage', (b) => Buffer.alloc(b.length, 0x5a), true],
       ['empty', () => Buffer.alloc(0), true],
@@ -256,6 +257,14 @@ index('runs are still evicted whole when the scan takes them from the index', as
   assert.is(store.getSync(old.manifest), undefined)
   assert.is(store.getSync(old.blobs[0] as string), undefined)
 })
+
+/** The index as a later version would write it: another version, and a header checksum to match. */
+function foreignVersion(bytes: Buffer): Buffer {
+  bytes.writeUInt32LE(INDEX_VERSION + 1, 8)
+  const end = INDEX_HEADER_BYTES - 16
+  createHash('sha256').update(bytes.subarray(0, end)).digest().copy(bytes, end, 0, 16)
+  return bytes
+}
 
 function flip(bytes: Buffer, at: number): Buffer {
   bytes[at] = (bytes[at] as number) ^ 0xff
