@@ -278,6 +278,7 @@ export function* writeScanIndex(
   header.writeUInt32LE(INDEX_VERSION, 8)
   header.writeUInt32LE(source.digestBytes, 12)
   let size = INDEX_HEADER_BYTES
+  let rowsTotal = 0
   // Two passes, each building one shard's section at a time: the header (first in the file)
   // needs every section's checksum, and holding every section at once would cost tens of MB at
   // a million entries, on top of the scan's tables.
@@ -288,6 +289,14 @@ export function* writeScanIndex(
     header.writeUInt32LE(bytes.length, at + 4)
     checksum(bytes).copy(header, at + 8)
     size += bytes.length
+    rowsTotal += rows
+  }
+  const target = join(ctx.layout.dir, GC_INDEX_FILE)
+  if (rowsTotal === 0) {
+    // Nothing to vouch for (a prune to zero, or only young records): an empty store keeps no
+    // index file, and an old one would only be read for nothing.
+    yield* unlinkInStore(ctx, target)
+    return 0
   }
   if (size > INDEX_MAX_BYTES) return undefined
   const end = INDEX_HEADER_BYTES - CHECKSUM_BYTES
@@ -306,7 +315,6 @@ export function* writeScanIndex(
     const written = fd
     fd = undefined
     yield* close(written)
-    const target = join(ctx.layout.dir, GC_INDEX_FILE)
     yield* checkDirectories(ctx, target)
     yield* rename(path, target)
     return size
