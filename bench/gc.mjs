@@ -1,7 +1,9 @@
 // GC: prune against the floor of doing the same file work with find, on the same tree in the
 // same run (absolute times on this machine drift between runs; ratios hold).
 //
-//   scan:   prune --dry-run (reads every record, plans)  vs  find -printf '%T@ %s %p' | sort -n
+//   scan:   prune --dry-run, first without the scan index (reads every record), then with the
+//           index a real prune wrote (lstat per record)   vs  find -printf '%T@ %s %p' | sort -n
+//           (interleaved, medians of three)
 //   remove: prune to half, on a copy                     vs  find ! -newer REF -delete of the
 //                                                            same number of records, on a copy
 //   memory: peak RSS of the process running the real prune, and of one that only loads Node
@@ -94,7 +96,11 @@ function nodeBaselineRssKiB() {
   return Number(child.stdout)
 }
 
-const best = (runs) => Math.min(...runs)
+const middle = (runs) => [...runs].sort((a, b) => a - b)[Math.floor(runs.length / 2)]
+/** Records younger than INDEX_RACY_MS (2 s) by ctime are not indexed: let the tree age first. */
+const ageTree = () => new Promise((resolve) => setTimeout(resolve, 2500))
+/** A real prune that removes nothing: it writes gc.index. Returns its report. */
+const writeIndex = (dir) => pruneInChild(dir, { maxEntries: 1e9, tempGrace: 3_600_000 }).report
 const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`
 const mib = (kib) => `${Math.round(kib / 1024)} MiB`
 
@@ -103,16 +109,35 @@ async function benchSize(count) {
   const { dir, median } = await buildStore(count)
   const buildMs = performance.now() - built
   try {
-    // Warm the cache once for both sides, then take the best of two each.
+    // Warm the cache once for both sides, then interleave them, medians of three.
     timeShell(`find ${dir} -type f > /dev/null`)
-    const findSort = best(
-      [1, 2].map(() => timeShell(`find ${dir} -type f -printf '%T@ %s %p\\n' | sort -n > /dev/null`)),
-    )
-    const dry = [1, 2].map(() => pruneInChild(dir, { maxEntries: count / 2, dryRun: true }))
-    const dryMs = best(dry.map((run) => run.ms))
+    const findRuns = []
+    const dry = []
+    const findSortRun = () => timeShell(`find ${dir} -type f -printf '%T@ %s %p\\n' | sort -n > /dev/null`)
+    for (let n = 0; n < 3; n++) {
+      findRuns.push(findSortRun())
+      dry.push(pruneInChild(dir, { maxEntries: count / 2, dryRun: true }))
+    }
+    const dryMs = middle(dry.map((run) => run.ms))
+    await ageTree()
+    const indexed = writeIndex(dir)
+    const warm = []
+    for (let n = 0; n < 3; n++) {
+      findRuns.push(findSortRun())
+      warm.push(pruneInChild(dir, { maxEntries: count / 2, dryRun: true }))
+    }
+    const findSort = middle(findRuns)
+    const warmMs = middle(warm.map((run) => run.ms))
+    if (warm.some((run) => run.report.index.recordsRead !== 0))
+      throw new Error('the warm dry run read records')
+    if (JSON.stringify(warm[0].report.removed) !== JSON.stringify(dry[0].report.removed))
+      throw new Error('the plan with the index differs from the plan without')
 
     const copies = [1, 2, 3].map((n) => `${dir}-copy${n}`)
     for (const copy of copies) execFileSync('cp', ['-a', dir, copy])
+    // A copy has new inodes and ctimes: each gets its own index, as a nightly prune would have.
+    await ageTree()
+    for (const copy of copies.slice(1)) writeIndex(copy)
     // Flush the copies' writeback first, and before each timed run, so no run pays for another's.
     const settle = () => execFileSync('sync')
     try {
@@ -126,12 +151,16 @@ async function benchSize(count) {
       settle()
       const realSync = pruneInChild(copies[2], { maxEntries: count / 2, tempGrace: 0, concurrency: 1 })
       const removed = real.report.removed.entries
+      if (real.report.index.recordsRead !== 0) throw new Error('the real prune read records')
       if (removed !== count / 2) throw new Error(`prune removed ${removed} entries, expected ${count / 2}`)
       return {
         count,
         buildMs,
         findSortMs: findSort,
         dryRunMs: dryMs,
+        warmDryRunMs: warmMs,
+        indexBytes: indexed.index.bytes,
+        warmRssKiB: Math.max(...warm.map((run) => run.maxRssKiB)),
         findDeleteMs: findDelete,
         pruneMs: real.ms,
         pruneSyncMs: realSync.ms,
@@ -163,10 +192,16 @@ export async function benchGc({ quick = false, full = process.argv.includes('--f
     const n = count.toLocaleString('en-US')
     rows.push(
       [
-        `${n}: scan (dry run) vs find | sort`,
+        `${n}: first dry run (no index) vs find | sort`,
         fmt(r.dryRunMs),
         fmt(r.findSortMs),
         (r.dryRunMs / r.findSortMs).toFixed(2),
+      ],
+      [
+        `${n}: later dry run (gc.index ${mib(r.indexBytes / 1024)}) vs find | sort`,
+        fmt(r.warmDryRunMs),
+        fmt(r.findSortMs),
+        (r.warmDryRunMs / r.findSortMs).toFixed(2),
       ],
       [
         `${n}: prune to half vs find -delete`,

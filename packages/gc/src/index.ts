@@ -19,3 +19,4 @@ export {
   readRunMembers,
 } from './run-manifest.js'
 export type { Foreign } from './scan.js'
+export { INDEX_HEADER_BYTES, INDEX_RACY_MS, INDEX_VERSION } from './scan-index.js'

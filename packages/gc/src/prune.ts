@@ -49,6 +49,7 @@ import { type CheckedPolicy, checkPolicy, hasBudget, type Policy } from './polic
 import { type RemoveOutcome, removeContentIfUnused, removeDebris, removeEntryIfUnused } from './remove.js'
 import { findRunGroups } from './run-groups.js'
 import { FOREIGN_LISTED, type Foreign, type ScanResult, scanStore } from './scan.js'
+import { INDEX_RACY_MS, writeScanIndex } from './scan-index.js'
 import { readStamp, type Stamp, writeStamp } from './stamp.js'
 import { ENTRY_CORRUPT, ENTRY_VALID, FILE_OTHER, FILE_REGULAR } from './table.js'
 
@@ -98,6 +99,11 @@ export interface PruneReport {
   foreign: Foreign
   /** Time spent in each phase, ms. */
   phases: { scan: number; remove: number; sweep: number; temp: number }
+  /**
+   * The scan index (scan-index.ts): entry records the scan read (the rest it took from the
+   * index), and the size of the `gc.index` this prune wrote (0: none, as in a dry run).
+   */
+  index: { recordsRead: number; bytes: number }
 }
 
 /**
@@ -213,6 +219,11 @@ async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport
   const now = dryRun || policy.nowGiven ? clock() : runSync(filesystemNow(ctx), clock)
   const tempCutoff = now - policy.tempGrace
   const contentCutoff = now - contentGrace(policy.tempGrace)
+  // Records younger than this by the filesystem's clock are not put in the scan index
+  // (scan-index.ts, "racily clean"); a test's `policy.now` is no clock for that.
+  const indexCutoff = dryRun
+    ? 0
+    : (policy.nowGiven ? runSync(filesystemNow(ctx), clock) : now) - INDEX_RACY_MS
   let mark = performance.now()
   const lap = (): number => {
     const next = performance.now()
@@ -229,6 +240,7 @@ async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport
     onShard: (done) => onProgress?.({ phase: 'scan', done }),
   })
   report.foreign = scan.foreign
+  report.index.recordsRead = scan.recordsRead
   const { entries, contents } = scan
   // Runs are kept or evicted whole (run-groups.ts); a run that can no longer be restored is not
   // planned at all, so its manifest goes.
@@ -329,6 +341,25 @@ async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport
 
   await removeTemp(ctx, scan, tempCutoff, policy, report)
   report.phases.temp = lap()
+
+  // Written last, and only by a real prune (it holds gc.lock; a dry run writes nothing): the
+  // rows of the entries that remain, so the next scan reads only what changed since this one.
+  if (!dryRun) {
+    const manifest = new Uint8Array(entries.count)
+    for (const index of scan.manifests) manifest[index] = 1
+    const bytes = runSync(
+      writeScanIndex(ctx, {
+        entries,
+        digestInto: (id, target, offset) => contents.digestInto(id, target, offset),
+        digestBytes: ctx.digestLength / 2,
+        manifest,
+        include: remains,
+        ctimeCutoff: indexCutoff,
+      }),
+      clock,
+    )
+    report.index.bytes = bytes ?? 0
+  }
 }
 
 /** Per content id, from {@link tallyEntries}: which contents stay, and which were freed. */
@@ -577,5 +608,6 @@ function emptyReport(dryRun: boolean): PruneReport {
     content: { removed: 0, bytes: 0 },
     foreign: { count: 0, paths: [] },
     phases: { scan: 0, remove: 0, sweep: 0, temp: 0 },
+    index: { recordsRead: 0, bytes: 0 },
   }
 }

@@ -40,6 +40,7 @@ import {
   runSync,
 } from '@cairn/store/protocol'
 import { isRunMetadata } from './run-manifest.js'
+import { IndexReader, type ShardIndex } from './scan-index.js'
 import {
   ContentTable,
   ENTRY_CORRUPT,
@@ -86,6 +87,8 @@ export interface ScanResult {
   filesSeen: number
   /** Entries whose metadata marks them as `cairn run` manifests (run-groups.ts reads them). */
   manifests: number[]
+  /** Entry records opened and read; the rest were vouched for by the scan index (scan-index.ts). */
+  recordsRead: number
 }
 
 export interface ScanOptions {
@@ -112,14 +115,21 @@ export async function scanStore(layout: Layout, options: ScanOptions): Promise<S
     foreign: { count: 0, paths: [] },
     filesSeen: 0,
     manifests: [],
+    recordsRead: 0,
   }
   const state: ScanState = { ...options, layout, scan, digestName: digestPattern(options.digestLength) }
   runSync(scanRoot(state))
   const entryShards = runSync(listShards(state, layout.entries))
-  for (const shard of entryShards) {
-    runSync(scanEntryShard(state, shard))
-    options.onShard?.(scan.filesSeen)
-    await yieldToEventLoop()
+  const index = runSync(IndexReader.open(layout, options.digestLength))
+  try {
+    for (const shard of entryShards) {
+      const rows = index === undefined ? undefined : runSync(index.shard(Number.parseInt(shard, 16)))
+      runSync(scanEntryShard(state, shard, rows))
+      options.onShard?.(scan.filesSeen)
+      await yieldToEventLoop()
+    }
+  } finally {
+    if (index !== undefined) runSync(index.close())
   }
   const contentShards = runSync(listShards(state, layout.content))
   for (const shard of contentShards) {
@@ -129,7 +139,11 @@ export async function scanStore(layout: Layout, options: ScanOptions): Promise<S
   }
   runSync(scanTemp(state))
   options.onShard?.(scan.filesSeen)
-  classifyEntries(scan, options)
+  // What the index vouched for never condemns an entry by itself: one that would be judged
+  // corrupt (or too young) is read again first, and judged on what its record says now.
+  const suspects = classifyEntries(scan, options, true)
+  for (const suspect of suspects) runSync(rereadEntry(state, suspect))
+  classifyEntries(scan, options, false)
   return scan
 }
 
@@ -188,7 +202,12 @@ function* listDirectory(state: ScanState, path: string): Protocol<string[]> {
   }
 }
 
-function* scanEntryShard(state: ScanState, shard: string): Protocol<void> {
+/**
+ * One shard of entries. A record the index has a row for is lstat'ed, and taken from the index
+ * if the row vouches for it (same inode, ctime, size); every other record is read, as it is
+ * without an index (no lstat first: open + fstat tell the same).
+ */
+function* scanEntryShard(state: ScanState, shard: string, rows: ShardIndex | undefined): Protocol<void> {
   const { layout, scan } = state
   const directory = layout.entryShard(shard)
   for (const key of yield* listDirectory(state, directory)) {
@@ -198,29 +217,55 @@ function* scanEntryShard(state: ScanState, shard: string): Protocol<void> {
       continue
     }
     const path = layout.entryPath(key)
-    const file = yield* readRecordFile(path, state.digestLength)
-    switch (file.kind) {
-      case 'gone':
-        break
-      case 'directory':
-        addForeign(state, relative(state, path))
-        break
-      case 'bad':
-        scan.entries.add(key, file.stat, -1, 0, false, badState(state, file.stat))
-        break
-      case 'record': {
-        const { record, stat } = file
-        const content = scan.contents.intern(record.digest)
+    if (rows?.has(key)) {
+      const stat = yield* lstatIfPresent(path)
+      if (stat === undefined) continue
+      const row = rows.vouch(key, stat)
+      if (row !== -1) {
+        const content = scan.contents.internBytes(rows.buffer, rows.digestAt(row))
         const index = scan.entries.add(
           key,
           stat,
           content,
-          record.size,
-          record.inline !== undefined,
+          rows.contentSize(row),
+          rows.inline(row),
           ENTRY_DECODED,
         )
-        if (isRunMetadata(record.metadata)) scan.manifests.push(index)
+        scan.entries.indexed[index] = 1
+        if (rows.manifest(row)) scan.manifests.push(index)
+        continue
       }
+    }
+    yield* addRecord(state, key, path)
+  }
+}
+
+/** Reads the record at `path` and adds what it says as a new entry. */
+function* addRecord(state: ScanState, key: string, path: string): Protocol<void> {
+  const { scan } = state
+  scan.recordsRead += 1
+  const file = yield* readRecordFile(path, state.digestLength)
+  switch (file.kind) {
+    case 'gone':
+      break
+    case 'directory':
+      addForeign(state, relative(state, path))
+      break
+    case 'bad':
+      scan.entries.add(key, file.stat, -1, 0, false, badState(state, file.stat))
+      break
+    case 'record': {
+      const { record, stat } = file
+      const content = scan.contents.intern(record.digest)
+      const index = scan.entries.add(
+        key,
+        stat,
+        content,
+        record.size,
+        record.inline !== undefined,
+        ENTRY_DECODED,
+      )
+      if (isRunMetadata(record.metadata)) scan.manifests.push(index)
     }
   }
 }
@@ -294,13 +339,41 @@ function* scanTemp(state: ScanState): Protocol<void> {
 }
 
 /**
+ * Entry `index`, vouched for by the index but not whole: reads its record and replaces what the
+ * index said with what the record says now (or marks it bad, or gone: corrupt, and the prune's
+ * removal judges it again as a reader would).
+ */
+function* rereadEntry(state: ScanState, index: number): Protocol<void> {
+  const { scan } = state
+  const { entries } = scan
+  entries.indexed[index] = 0
+  scan.recordsRead += 1
+  const file = yield* readRecordFile(state.layout.entryPath(entries.key(index)), state.digestLength)
+  if (file.kind !== 'record') {
+    entries.content[index] = -1
+    entries.size[index] = 0
+    entries.state[index] = file.kind === 'bad' ? badState(state, file.stat) : ENTRY_CORRUPT
+    return
+  }
+  const { record, stat } = file
+  entries.content[index] = scan.contents.intern(record.digest)
+  entries.size[index] = record.size
+  entries.inline[index] = record.inline === undefined ? 0 : 1
+  entries.ctime[index] = stat.ctimeMs
+  entries.recordSize[index] = stat.size
+  if (isRunMetadata(record.metadata) && !scan.manifests.includes(index)) scan.manifests.push(index)
+}
+
+/**
  * Decides, once every content file is known, which decoded entries are whole: inline, or with a
  * regular content file of the record's size. The rest are corrupt, as a reader would find them
  * (read.ts), except that in a copy-mode store content young enough to be still being copied is
- * left alone. Counts each whole entry's reference to its content.
+ * left alone. Counts each whole entry's reference to its content. With `deferIndexed`, entries
+ * the index vouched for that are not whole are left undecided and returned, to be read again.
  */
-function classifyEntries(scan: ScanResult, options: ScanOptions): void {
+function classifyEntries(scan: ScanResult, options: ScanOptions, deferIndexed: boolean): number[] {
   const { entries, contents } = scan
+  const suspects: number[] = []
   for (let index = 0; index < entries.count; index++) {
     if (entries.state[index] !== ENTRY_DECODED) continue
     const content = entries.content[index] as number
@@ -312,6 +385,10 @@ function classifyEntries(scan: ScanResult, options: ScanOptions): void {
         options.publishMode === 'copy' &&
         contents.fileKind[content] !== FILE_NONE &&
         options.now - (contents.fileMtime[content] as number) < COPY_MODE_GRACE_MS
+      if (!whole && deferIndexed && entries.indexed[index] === 1) {
+        suspects.push(index)
+        continue
+      }
       if (!whole && stillCopying) {
         entries.state[index] = ENTRY_YOUNG
         continue
@@ -325,6 +402,7 @@ function classifyEntries(scan: ScanResult, options: ScanOptions): void {
     contents.refs[content] = (contents.refs[content] as number) + 1
     if (contents.size[content] === -1) contents.size[content] = size
   }
+  return suspects
 }
 
 /** A bad record file is corrupt, unless a copy-mode store may still be writing it. */

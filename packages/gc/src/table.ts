@@ -42,13 +42,18 @@ export class EntryTable {
   state = new Uint8Array(INITIAL_CAPACITY)
   /** 1 when the content is inline in the record. */
   inline = new Uint8Array(INITIAL_CAPACITY)
+  /** The record file's ctime and size as scanned, for the scan index (scan-index.ts). */
+  ctime = new Float64Array(INITIAL_CAPACITY)
+  recordSize = new Uint32Array(INITIAL_CAPACITY)
+  /** 1 when what the columns say came from the scan index rather than from reading the record. */
+  indexed = new Uint8Array(INITIAL_CAPACITY)
   /** Keys as Latin-1 text end to end; key i ends at keyEnd[i] and starts where key i-1 ends. */
   #keyText = Buffer.allocUnsafe(INITIAL_CAPACITY * 32)
   #keyEnd = new Uint32Array(INITIAL_CAPACITY)
 
   add(
     key: string,
-    stat: { mtimeMs: number; ino: number },
+    stat: { mtimeMs: number; ino: number; ctimeMs: number; size: number },
     content: number,
     size: number,
     inline: boolean,
@@ -66,6 +71,9 @@ export class EntryTable {
     this.#keyEnd[index] = start + key.length
     this.mtime[index] = stat.mtimeMs
     this.ino[index] = stat.ino
+    this.ctime[index] = stat.ctimeMs
+    this.recordSize[index] = stat.size
+    this.indexed[index] = 0
     this.size[index] = size
     this.content[index] = content
     this.inline[index] = inline ? 1 : 0
@@ -79,6 +87,23 @@ export class EntryTable {
     return this.#keyText.toString('latin1', start, this.#keyEnd[index] as number)
   }
 
+  keyLength(index: number): number {
+    const start = index === 0 ? 0 : (this.#keyEnd[index - 1] as number)
+    return (this.#keyEnd[index] as number) - start
+  }
+
+  /** Copies key `index` as Latin-1 bytes into `target` at `offset`. */
+  keyInto(index: number, target: Buffer, offset: number): void {
+    const start = index === 0 ? 0 : (this.#keyEnd[index - 1] as number)
+    this.#keyText.copy(target, offset, start, this.#keyEnd[index] as number)
+  }
+
+  /** The key's shard, 0 to 255: its first two hex characters. */
+  shardOf(index: number): number {
+    const start = index === 0 ? 0 : (this.#keyEnd[index - 1] as number)
+    return hexValue(this.#keyText[start] as number) * 16 + hexValue(this.#keyText[start + 1] as number)
+  }
+
   #grow(): void {
     const capacity = this.mtime.length * 2
     this.mtime = grown(this.mtime, new Float64Array(capacity))
@@ -87,6 +112,9 @@ export class EntryTable {
     this.content = grown(this.content, new Int32Array(capacity))
     this.state = grown(this.state, new Uint8Array(capacity))
     this.inline = grown(this.inline, new Uint8Array(capacity))
+    this.ctime = grown(this.ctime, new Float64Array(capacity))
+    this.recordSize = grown(this.recordSize, new Uint32Array(capacity))
+    this.indexed = grown(this.indexed, new Uint8Array(capacity))
     this.#keyEnd = grown(this.#keyEnd, new Uint32Array(capacity))
   }
 }
@@ -126,8 +154,24 @@ export class ContentTable {
 
   /** The number of `hex` (lowercase, digestLength long), adding it if it is new. */
   intern(hex: string): number {
+    this.#scratch.write(hex, 0, this.#bytes, 'hex')
+    return this.#internScratch()
+  }
+
+  /** As {@link intern}, for a digest given as bytes at `offset` of `source`. */
+  internBytes(source: Buffer, offset: number): number {
+    source.copy(this.#scratch, 0, offset, offset + this.#bytes)
+    return this.#internScratch()
+  }
+
+  /** Copies digest `index`'s bytes into `target` at `offset`. */
+  digestInto(index: number, target: Buffer, offset: number): void {
+    const start = index * this.#bytes
+    this.#pool.copy(target, offset, start, start + this.#bytes)
+  }
+
+  #internScratch(): number {
     const scratch = this.#scratch
-    scratch.write(hex, 0, this.#bytes, 'hex')
     const mask = this.#slots.length - 1
     for (let slot = hashOf(scratch) & mask; ; slot = (slot + 1) & mask) {
       const held = this.#slots[slot] as number
@@ -195,6 +239,10 @@ export class ContentTable {
     }
     this.#slots = slots
   }
+}
+
+function hexValue(code: number): number {
+  return code <= 57 ? code - 48 : code - 87
 }
 
 /** FNV-1a, 32 bits. */

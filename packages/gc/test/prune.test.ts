@@ -70,8 +70,8 @@ function snapshot(dir: string): string[] {
 }
 
 /** The parts of a report that do not depend on timing or on whether it was a dry run. */
-function outcome(report: PruneReport): Omit<PruneReport, 'durationMs' | 'phases' | 'dryRun'> {
-  const { durationMs: _d, phases: _p, dryRun: _r, ...rest } = report
+function outcome(report: PruneReport): Omit<PruneReport, 'durationMs' | 'phases' | 'dryRun' | 'index'> {
+  const { durationMs: _d, phases: _p, dryRun: _r, index: _i, ...rest } = report
   return rest
 }
 

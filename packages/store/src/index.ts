@@ -4,6 +4,7 @@ export {
   CACHEDIR_TAG_FILE,
   CONTENT_DIR,
   ENTRIES_DIR,
+  GC_INDEX_FILE,
   GC_LOCK_FILE,
   GC_STAMP_FILE,
   isValidKey,

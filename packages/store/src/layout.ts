@@ -26,6 +26,8 @@ export const TMP_DIR = 'tmp'
 /** Reserved for @cairn/gc: its lock and the time of the last completed prune. */
 export const GC_LOCK_FILE = 'gc.lock'
 export const GC_STAMP_FILE = 'gc.stamp'
+/** Reserved for @cairn/gc: its scan index, a cache of what it read from records (docs/FORMAT.md). */
+export const GC_INDEX_FILE = 'gc.index'
 /** Reserved for @cairn/remote: one line of remote-tier counters per process, for `cairn stats`. */
 export const REMOTE_STATS_FILE = 'remote-stats.jsonl'
 /** Reserved for `cairn run`: its per-user, per-project stat caches (a local accelerator). */
@@ -40,6 +42,7 @@ export const ROOT_NAMES: readonly string[] = [
   TMP_DIR,
   GC_LOCK_FILE,
   GC_STAMP_FILE,
+  GC_INDEX_FILE,
   REMOTE_STATS_FILE,
   RUN_STAT_CACHE_DIR,
 ]
