@@ -79,6 +79,8 @@ export async function readSmallBody(req: IncomingMessage, limit: number): Promis
 export const DRAIN_MAX_BYTES = 64 * 1024 * 1024
 /** How long an unread body is read and dropped after an early answer, at most. */
 export const DRAIN_MAX_MS = 10_000
+/** How often the bytes drained are counted. */
+const DRAIN_POLL_MS = 50
 
 /**
  * Lets a client still sending its body read an answer given before that body was read (a 413,
@@ -92,18 +94,29 @@ export function drainAfterAnswer(req: IncomingMessage, res: ServerResponse): voi
   if (req.complete) return
   res.once('finish', () => {
     if (req.complete) return
-    let drained = 0
-    const timer = setTimeout(() => req.socket.destroy(), DRAIN_MAX_MS)
-    timer.unref()
-    req.on('data', (chunk: Buffer) => {
-      drained += chunk.length
-      if (drained > DRAIN_MAX_BYTES) {
-        clearTimeout(timer)
-        req.socket.destroy()
+    // Node dumps the unread body itself (req._dump), which emits no 'data': the bytes are
+    // counted off the socket instead, polled, as the parser reads them with no event.
+    const socket = req.socket
+    const start = socket.bytesRead
+    const stop = () => {
+      clearTimeout(timer)
+      clearInterval(poll)
+    }
+    const timer = setTimeout(() => {
+      stop()
+      socket.destroy()
+    }, DRAIN_MAX_MS)
+    const poll = setInterval(() => {
+      if (socket.bytesRead - start > DRAIN_MAX_BYTES) {
+        stop()
+        socket.destroy()
       }
-    })
-    req.once('end', () => clearTimeout(timer))
-    req.once('close', () => clearTimeout(timer))
+    }, DRAIN_POLL_MS)
+    timer.unref()
+    poll.unref()
+    req.once('end', stop)
+    req.once('close', stop)
+    socket.once('close', stop)
     req.resume()
   })
 }

@@ -41,6 +41,16 @@ export const DEFAULT_MAX_ENTRY_SIZE = 1024 ** 3
 const SMALL_ENTRY_BYTES = 64 * 1024
 /** Largest body of Turbo's batch query. */
 const QUERY_MAX_BYTES = 1024 * 1024
+/** Most hashes in one batch query: each is a store lookup, run on the request's worker. */
+export const QUERY_MAX_HASHES = 10_000
+/** The batch query yields to the event loop after this many lookups, so other requests go on. */
+const QUERY_LOOKUPS_PER_TURN = 256
+/**
+ * How often a GET hit refreshes an entry's last use (what the LRU GC sorts by). The store's
+ * default (1 h) would make eviction oldest-first within the hour; 60 s costs at most one utimes
+ * per entry a minute.
+ */
+export const SERVER_TOUCH_INTERVAL_MS = 60_000
 
 /** Options of {@link createCacheServer}. */
 export interface CacheServerOptions {
@@ -83,6 +93,14 @@ export interface CacheServerOptions {
   requestTimeout?: number
   /** Ms a connection may go without sending or receiving a byte mid-request. Default 60,000. */
   idleTimeout?: number
+  /**
+   * Bytes a second an upload holding one of the `maxUploads` slots must send, averaged over each
+   * `uploadRateWindow`; a slower one is cut (and stores nothing), so slow clients cannot hold
+   * every slot. Default 16,384 (16 KiB/s); 0 turns the check off.
+   */
+  minUploadRate?: number
+  /** Ms over which `minUploadRate` is measured. Default 30,000. */
+  uploadRateWindow?: number
   /** PEM certificate and key (contents, not paths): serve HTTPS. */
   tls?: { cert: string | Buffer; key: string | Buffer }
   /** Listen on a non-loopback address with no token configured. Default false: refused. */
@@ -109,7 +127,7 @@ export interface CacheServer {
   (req: IncomingMessage, res: ServerResponse): void
   /**
    * The request handler, to mount in another Node HTTP server (then `listen` and `close` are not
-   * used, and the GC starts with the first request).
+   * used). The GC, when a budget is set, starts as soon as the store is open, listening or not.
    */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
   /** The server `listen` uses (http or https), with the timeouts set. */
@@ -128,7 +146,11 @@ export interface CacheServer {
   readonly url: string | undefined
   /** Stops accepting, lets requests in flight finish, stops the GC (after a prune in progress). */
   close(): Promise<void>
-  /** Reads `tokenFile` again; the old tokens stay if it cannot be read or parsed (and this throws). */
+  /**
+   * Reads `tokenFile` again; the old tokens stay if it cannot be read or parsed (and this throws),
+   * and also (with a log line) when it holds no token while the server is on a non-loopback host
+   * without `allowAnonymous`: an emptied file must not open the cache to anyone.
+   */
   reloadTokens(): void
   /** This server's counters. */
   metrics(): MetricsSnapshot
@@ -212,12 +234,17 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
       return send(req, res, 200, 'ok\n')
     }
     const standing = tokens.standing(req.headers.authorization)
+    const route = turboRoute(line) ?? nxRoute(line) ?? bazelRoute(line)
+    // Credentials first: with tokens configured, a request without a valid one learns nothing
+    // else (not whether its method or path would do).
+    if (standing === 'missing' || standing === 'invalid') {
+      if (route !== undefined) metrics.add('cairn_serve_rejected_total', 1, protocolOf(route))
+      return unauthorized(req, res, standing)
+    }
     if (line.path === '/metrics' && line.method === 'GET') {
-      if (standing === 'missing' || standing === 'invalid') return unauthorized(req, res, standing)
       const snapshot = await (options.metricsSource ?? (async () => metrics.snapshot()))()
       return send(req, res, 200, renderMetrics(snapshot), { 'content-type': 'text/plain; version=0.0.4' })
     }
-    const route = turboRoute(line) ?? nxRoute(line) ?? bazelRoute(line)
     if (route === undefined) {
       return send(
         req,
@@ -229,10 +256,6 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
     if (route.op === 'refuse') {
       metrics.add('cairn_serve_rejected_total', 1, route.protocol)
       return send(req, res, route.status, `${route.message}\n`, route.allow ? { allow: route.allow } : {})
-    }
-    if (standing === 'missing' || standing === 'invalid') {
-      metrics.add('cairn_serve_rejected_total', 1, protocolOf(route))
-      return unauthorized(req, res, standing)
     }
     const writes = route.op === 'put' || (route.op === 'static' && route.write)
     if (writes && standing !== 'rw') {
@@ -315,15 +338,27 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
     }
     const key = storeKey(hasher as Hasher, target)
     // An entry that exists is not uploaded again: the first writer wins, and the rest of this body
-    // is read and dropped after the answer (drainAfterAnswer).
-    if (store.hasSync(key)) return stored(req, res, route, false)
-    const release = await uploads.acquire()
+    // is read and dropped after the answer (drainAfterAnswer). Not for content named by its
+    // digest: that body is still checked against its name (400 on a mismatch), and the put then
+    // finds the entry and keeps the first one.
+    if (route.sha256 === undefined && store.hasSync(key)) return stored(req, res, route, false)
+    const small = req.headers['content-length'] !== undefined && declared <= SMALL_ENTRY_BYTES
+    // Small bodies skip the gate: they are read at once and stored synchronously, holding nothing.
+    // A queued upload's connection is idle by design: its idle timer waits with it.
+    let release = () => {}
+    if (!small) {
+      req.socket.setTimeout(0)
+      release = await uploads.acquire()
+      req.socket.setTimeout(checked.idleTimeout)
+    }
+    const slow = small ? undefined : watchUploadRate(req)
     let size = 0
     let published: boolean
     try {
+      proceed(req, res)
       const body = boundedBody(req, { limit: checked.maxEntrySize, sha256: route.sha256 })
       const options = route.metadata ? { metadata: route.metadata } : {}
-      if (req.headers['content-length'] !== undefined && declared <= SMALL_ENTRY_BYTES) {
+      if (small) {
         // A small body, bounded by its Content-Length, is gathered and stored synchronously (see read).
         const chunks: Uint8Array[] = []
         for await (const chunk of body) chunks.push(chunk)
@@ -351,6 +386,7 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
       }
       throw error
     } finally {
+      if (slow !== undefined) clearInterval(slow)
       release()
     }
     if (published) {
@@ -359,6 +395,26 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
       written(size)
     }
     return stored(req, res, route, published)
+  }
+
+  /**
+   * Cuts an upload holding a gate slot that sends less than minUploadRate over a window: it
+   * stores nothing (ClientGone) and frees its slot for the uploads queued behind it.
+   */
+  function watchUploadRate(req: IncomingMessage): NodeJS.Timeout | undefined {
+    if (checked.minUploadRate === 0) return undefined
+    let last = req.socket.bytesRead
+    const timer = setInterval(() => {
+      const now = req.socket.bytesRead
+      if (now - last < (checked.minUploadRate * checked.uploadRateWindow) / 1000) {
+        metrics.add('cairn_serve_rejected_total', 1)
+        log(`cairn serve: ${req.method} ${req.url} cut: slower than ${checked.minUploadRate} bytes/s`)
+        req.socket.destroy()
+      }
+      last = now
+    }, checked.uploadRateWindow)
+    timer.unref()
+    return timer
   }
 
   function stored(
@@ -382,17 +438,34 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
     store: Store,
     namespace: string,
   ): Promise<void> {
+    proceed(req, res)
     const body = await readSmallBody(req, QUERY_MAX_BYTES)
     if (body === undefined) return send(req, res, 413, `The query is larger than ${QUERY_MAX_BYTES} bytes.\n`)
-    const hashes = parseTurboQuery(body.toString('utf8'))
-    if (typeof hashes === 'string') return send(req, res, 400, `${hashes}\n`)
-    const answer: Record<string, unknown> = {}
+    const parsed = parseTurboQuery(body.toString('utf8'))
+    if (typeof parsed === 'string') return send(req, res, 400, `${parsed}\n`)
+    const hashes = new Set(parsed)
+    if (hashes.size > QUERY_MAX_HASHES) {
+      return send(
+        req,
+        res,
+        400,
+        `The query asks about ${hashes.size} hashes; at most ${QUERY_MAX_HASHES} at once: split it.\n`,
+      )
+    }
+    // A Map, not an object: a hash named "__proto__" must be a key like any other.
+    const answer = new Map<string, unknown>()
+    let looked = 0
     for (const hash of hashes) {
+      // Each lookup is synchronous: yield now and then so /healthz and other requests go on.
+      if (++looked % QUERY_LOOKUPS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve))
       const info = store.infoSync(storeKey(hasher as Hasher, { protocol: 'turbo', namespace, name: hash }))
       metrics.add(info ? 'cairn_serve_hits_total' : 'cairn_serve_misses_total', 1, 'turbo')
-      answer[hash] = info ? turboQueryAnswer(info.size, info.metadata) : null
+      answer.set(hash, info ? turboQueryAnswer(info.size, info.metadata) : null)
     }
-    return send(req, res, 200, JSON.stringify(answer), { 'content-type': 'application/json' })
+    if (req.socket.destroyed) return
+    return send(req, res, 200, JSON.stringify(Object.fromEntries(answer)), {
+      'content-type': 'application/json',
+    })
   }
 
   function miss(req: IncomingMessage, res: ServerResponse, target: CacheName): void {
@@ -417,15 +490,10 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
     ? createHttpsServer({ ...timing, cert: options.tls.cert, key: options.tls.key })
     : createHttpServer(timing)
   server.on('request', handler)
-  // A client announcing a body that is too large with `Expect: 100-continue` gets its 413 before
-  // sending it; every other one is told to go on, as Node does by default.
+  // A client sending `Expect: 100-continue` is told to go on only when its body is about to be
+  // read (proceed): a 401, 403, 409 or 413 comes before it sends the body.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    const declared = Number(req.headers['content-length'])
-    if (declared > checked.maxEntrySize) {
-      res.setHeader('connection', 'close')
-      return tooLarge(req, res, 'bazel')
-    }
-    res.writeContinue()
+    awaitingContinue.add(req)
     server.emit('request', req, res)
   })
   server.headersTimeout = checked.headersTimeout
@@ -469,7 +537,15 @@ export function createCacheServer(given: CacheServerOptions): CacheServer {
       await closed
     },
     reloadTokens() {
-      tokens = new TokenSet(grantsOf(options))
+      const next = new TokenSet(grantsOf(options))
+      const host = listening?.host ?? options.host ?? '127.0.0.1'
+      if (next.size === 0 && tokens.size > 0 && !isLoopback(host) && options.allowAnonymous !== true) {
+        log(
+          `cairn serve: the token file ${options.tokenFile} has no token now; the old tokens stay (serving ${host} with none would let anyone read and write: pass --allow-anonymous for that)`,
+        )
+        return
+      }
+      tokens = next
     },
     metrics: () => metrics.snapshot(),
     async pruneNow() {
@@ -510,6 +586,8 @@ interface CheckedOptions {
   headersTimeout: number
   requestTimeout: number
   idleTimeout: number
+  minUploadRate: number
+  uploadRateWindow: number
 }
 
 function checkOptions(options: CacheServerOptions): CheckedOptions {
@@ -544,6 +622,8 @@ function checkOptions(options: CacheServerOptions): CheckedOptions {
     headersTimeout: count('headersTimeout', options.headersTimeout, 20_000, 1),
     requestTimeout: count('requestTimeout', options.requestTimeout, 900_000),
     idleTimeout: count('idleTimeout', options.idleTimeout, 60_000),
+    minUploadRate: count('minUploadRate', options.minUploadRate, 16 * 1024),
+    uploadRateWindow: count('uploadRateWindow', options.uploadRateWindow, 30_000, 1),
   }
 }
 
@@ -587,7 +667,10 @@ export function grantsOf(
 async function openServerStore(options: CacheServerOptions): Promise<Store> {
   if (options.store !== undefined && typeof options.store !== 'string') return options.store
   const dir = (options.store ?? options.dir) as string
-  const storeOptions = options.allowForeignOwner ? { allowForeignOwner: true } : {}
+  const storeOptions = {
+    touchInterval: SERVER_TOUCH_INTERVAL_MS,
+    ...(options.allowForeignOwner ? { allowForeignOwner: true } : {}),
+  }
   try {
     return await openStore(dir, { ...storeOptions, algorithm: 'sha256' })
   } catch (error) {
@@ -608,6 +691,14 @@ function protocolOf(route: Route): CacheName['protocol'] {
   return 'target' in route ? route.target.protocol : route.protocol
 }
 
+/** Requests with `Expect: 100-continue` not yet told to send their body. */
+const awaitingContinue = new WeakSet<IncomingMessage>()
+
+/** Tells a client waiting on `Expect: 100-continue` to send its body, now that it will be read. */
+function proceed(req: IncomingMessage, res: ServerResponse): void {
+  if (awaitingContinue.delete(req)) res.writeContinue()
+}
+
 /** Answers with a small body; if the request's body is still arriving, it is drained first. */
 function send(
   req: IncomingMessage,
@@ -616,6 +707,9 @@ function send(
   body: string,
   headers: Record<string, string> = {},
 ): void {
+  // A client never told to continue may or may not send its body now: the connection cannot be
+  // reused safely, so it closes after the answer.
+  if (awaitingContinue.delete(req)) headers = { ...headers, connection: 'close' }
   drainAfterAnswer(req, res)
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',

@@ -121,12 +121,18 @@ export async function runPrimary(options: ServeOptions, io: ServeIo): Promise<nu
       cluster.fork()
     })
   })
+  // Before forking: a SIGHUP while the workers start must not find Node's default (which kills).
+  const onHangup = () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP')
+  }
+  process.on('SIGHUP', onHangup)
   for (let i = 0; i < count; i++) cluster.fork()
   let port: number
   try {
     port = await listening
   } catch (error) {
     stopping = true
+    process.off('SIGHUP', onHangup)
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGKILL')
     throw error
   }
@@ -135,11 +141,6 @@ export async function runPrimary(options: ServeOptions, io: ServeIo): Promise<nu
   const shown = options.host.includes(':') ? `[${options.host}]` : options.host
   io.stdout.write(readyLine(`${options.tlsCert ? 'https' : 'http'}://${shown}:${port}`))
   gc?.start()
-
-  const onHangup = () => {
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP')
-  }
-  process.on('SIGHUP', onHangup)
   await stopped
   stopping = true
   process.off('SIGHUP', onHangup)
@@ -218,7 +219,16 @@ export async function runWorker(options: ServeOptions, io: ServeIo): Promise<num
     }
   })
   const stopped = untilSignal()
-  await server.listen(options.port, options.host)
+  try {
+    await server.listen(options.port, options.host)
+  } catch (error) {
+    // The IPC channel would keep this process alive, and the primary waiting for it: say why
+    // and exit, and the primary stops the others.
+    io.stderr.write(
+      `cairn serve: worker ${cluster.worker?.id ?? '?'} cannot serve: ${(error as Error).message}\n`,
+    )
+    process.exit(1)
+  }
   await Promise.race([stopped, shutdownRequested])
   await closeWithin(server, SHUTDOWN_GRACE_MS)
   if (flush) {

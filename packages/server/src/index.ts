@@ -14,6 +14,8 @@ export {
   DEFAULT_MAX_ENTRY_SIZE,
   isLoopback,
   type ListenAddress,
+  QUERY_MAX_HASHES,
+  SERVER_TOUCH_INTERVAL_MS,
 } from './cache-server.js'
 export { type GcBudget, GcScheduler, type GcSchedulerOptions, WRITE_TRIGGER_SHARE } from './gc-scheduler.js'
 export { Metrics, type MetricsSnapshot, renderMetrics, sumSnapshots } from './metrics.js'

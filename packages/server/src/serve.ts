@@ -50,6 +50,8 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<number>
     // Checked here too, so that a bad token file or an exposed address without a token is one
     // clear error before any worker starts, rather than each worker's exit.
     checkExposure(options.host, new TokenSet(grantsOf(options)).size, options.allowAnonymous === true)
+    // The TLS files too: read here (and dropped), a missing one is one error, not N workers' exits.
+    serverOptions(options, io)
     return runPrimary(options, io)
   }
   if (cluster.isWorker) return runWorker(options, io)
