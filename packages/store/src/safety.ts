@@ -163,6 +163,25 @@ function unsafePath(guard: StoreGuard, path: string, kind: string | undefined, c
   )
 }
 
+/**
+ * The refusal for a file of the store (a temp file, say) found replaced by something else than the
+ * regular file this process made: a symlink (ELOOP) or another file (ESTALE) from a copy step.
+ * ERR_CAIRN_UNSAFE_PATH, so that a put in a shared store resolves unpublished (a miss).
+ */
+export function swappedFile(path: string, cause: unknown): CairnError {
+  return new CairnError(
+    'ERR_CAIRN_UNSAFE_PATH',
+    `${path} should be a file this process wrote, but was replaced (${errnoOf(cause) ?? 'error'}): another user who can write the store may have swapped it. Cairn copied nothing from it. Check who can write the store directory.`,
+    { path, cause },
+  )
+}
+
+/** Whether `error`, from a copy step, says its source was swapped (see steps.ts copyExclusive). */
+export function isSwappedSource(error: unknown): boolean {
+  const code = errnoOf(error)
+  return code === 'ELOOP' || code === 'ESTALE'
+}
+
 /** Unlinks a name in the store after {@link checkDirectories}; quietly, as unlinkQuietly. */
 export function* unlinkInStore(ctx: GuardContext, path: string): Protocol<void> {
   try {
