@@ -157,7 +157,17 @@ function beginOpen(dir: string, options: StoreOptions) {
     mustBeStore: before?.foreignOwner !== undefined && !checked.allowForeignOwner,
     refusal: () => foreignOwnerError(layout.dir, before?.foreignOwner ?? 0, 'create a store in'),
     finish(algorithm: Algorithm, publishMode: StoreContext['publishMode'], hasher: Hasher): Store {
-      const safety = before ?? assessStore(layout)
+      // Judged again now that entries/, content/ and tmp/ exist: created just now under a
+      // permissive umask (000), they may be writable by everyone, which `before` could not see.
+      const after = assessStore(layout)
+      const safety =
+        after === undefined || before === undefined
+          ? (after ?? before)
+          : {
+              ...after,
+              shared: after.shared || before.shared,
+              foreignOwner: after.foreignOwner ?? before.foreignOwner,
+            }
       const ctx: StoreContext = {
         layout,
         hasher,

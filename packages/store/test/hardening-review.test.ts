@@ -8,6 +8,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   unlinkSync,
@@ -170,3 +171,39 @@ copySwap("the GC's put-back: a moved file replaced before the GC's look is not p
 })
 
 copySwap.run()
+
+// B: openStore judged the store before creating entries/, content/ and tmp/; under umask 000
+// they were created world-writable and the process kept the fast path (no directory checks).
+const umask = suite('review B: a store created under a permissive umask is judged as created')
+umask.after(removeTempDirs)
+
+umask('umask 000: the new directories are writable by all, so a swapped shard is refused', async () => {
+  // An empty directory made for the store beforehand (as by `mkdir`), so openStore judged it
+  // before anything inside it existed.
+  const dir = join(tempDir(), 'store')
+  mkdirSync(dir, { mode: 0o755 })
+  const outside = tempDir('cairn-outside-')
+  const previous = process.umask(0)
+  let store: Awaited<ReturnType<typeof openStore>>
+  try {
+    store = await openStore(dir)
+  } finally {
+    process.umask(previous)
+  }
+  assert.is(statSync(join(dir, 'entries')).mode & 0o777, 0o777, 'the umask applied')
+  // A co-user swaps every shard for a symlink to a directory of their choice.
+  for (const top of ['entries', 'content']) {
+    for (const shard of readdirSync(join(dir, top))) {
+      rmSync(join(dir, top, shard), { recursive: true })
+      symlinkSync(outside, join(dir, top, shard))
+    }
+  }
+  try {
+    store.putSync(randomKey(), randomBytes(20_000))
+  } catch {
+    // Refused: fine; what matters is where nothing was written.
+  }
+  assert.equal(readdirSync(outside), [], 'nothing was created through the symlinks')
+})
+
+umask.run()
