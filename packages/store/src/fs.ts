@@ -359,6 +359,11 @@ export function ownershipSync(path: string, follow: boolean): Ownership | undefi
   return { kind: toFileStat(stats).kind, mode: stats.mode & 0o7777, uid: stats.uid, ino: stats.ino }
 }
 
+/** A symlink's target as written in it, for safety.ts's judgment of the links on a store's path. */
+export function readLinkSync(path: string): string {
+  return nodeFs.readlinkSync(path)
+}
+
 /** The canonical path of `path` (every symlink resolved), for safety.ts's look at its ancestors. */
 export function realPathSync(path: string): string {
   return nodeFs.realpathSync(path)

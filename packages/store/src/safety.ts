@@ -25,10 +25,10 @@
  * its owner can write keeps the fast path: no extra system call per operation.
  */
 
-import { dirname, sep } from 'node:path'
+import { dirname, isAbsolute, join, sep } from 'node:path'
 import type { StoreContext } from './context.js'
 import { CairnError, errnoOf } from './errors.js'
-import { type Ownership, ownershipSync, realPathSync } from './fs.js'
+import { type Ownership, ownershipSync, readLinkSync, realPathSync } from './fs.js'
 import type { Layout } from './layout.js'
 import { type FileStat, lstat, type Protocol, stat, unlink } from './steps.js'
 
@@ -88,6 +88,7 @@ export function assessStore(layout: Layout): StoreSafety | undefined {
     if (info === 'unknown' || !trusted(info.uid) || ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0))
       shared = true
   }
+  if (!linksTrusted(layout.dir, trusted)) shared = true
   return { shared, rootIno: root.ino, foreignOwner: uid === 0 && root.uid !== 0 ? root.uid : undefined }
 }
 
@@ -103,6 +104,54 @@ function look(path: string, follow: boolean): Ownership | undefined | 'unknown' 
   } catch {
     return 'unknown'
   }
+}
+
+/** How many symlinks a path may go through, as Linux's MAXSYMLINKS; more is judged shared. */
+const MAX_LINKS = 40
+
+/**
+ * Whether every symlink met on the way to `path` (its own components, and those of each link's
+ * target, as the kernel resolves them) is one that only trusted users can retarget: owned by
+ * this user or root, in a directory others cannot write (or sticky). The stat-based checks above
+ * follow links, so they judge where a link points today, not who can make it point elsewhere: a
+ * co-user's link in sticky /tmp to root's private directory looked private, and its owner could
+ * later retarget it at a look-alike store whose shards are symlinks (review of issue 13, A). With
+ * such a link, the store is shared: the root-inode check of checkDirectories then catches a
+ * retarget. Anything it cannot read is judged untrusted.
+ */
+function linksTrusted(path: string, trusted: (owner: number) => boolean): boolean {
+  let pending = path.split(sep).filter((name) => name !== '')
+  let resolved = isAbsolute(path) ? sep : process.cwd()
+  let links = 0
+  while (pending.length > 0) {
+    const name = pending.shift() as string
+    if (name === '.') continue
+    if (name === '..') {
+      resolved = dirname(resolved)
+      continue
+    }
+    const at = join(resolved, name)
+    const info = look(at, false)
+    if (info === undefined) return true // the rest does not exist yet: openStore creates it
+    if (info === 'unknown') return false
+    if (info.kind !== 'symlink') {
+      resolved = at
+      continue
+    }
+    const parent = look(resolved, false)
+    if (++links > MAX_LINKS || parent === undefined || parent === 'unknown') return false
+    const parentOpen = (parent.mode & 0o022) !== 0 && (parent.mode & 0o1000) === 0
+    if (!trusted(info.uid) || !trusted(parent.uid) || parentOpen) return false
+    let target: string
+    try {
+      target = readLinkSync(at)
+    } catch {
+      return false
+    }
+    if (isAbsolute(target)) resolved = sep
+    pending = [...target.split(sep).filter((part) => part !== ''), ...pending]
+  }
+  return true
 }
 
 function ancestors(path: string): string[] {

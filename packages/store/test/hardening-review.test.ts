@@ -5,6 +5,8 @@
 
 import { randomBytes } from 'node:crypto'
 import {
+  chmodSync,
+  lchownSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -19,6 +21,7 @@ import { join } from 'node:path'
 import { createHasher } from '@cairn/hash'
 import { Layout, openStore } from '@cairn/store'
 import {
+  assessStore,
   type Protocol,
   performSync,
   putEntry,
@@ -31,6 +34,7 @@ import * as assert from 'uvu/assert'
 import { randomKey, removeTempDirs, tempDir } from './helpers.js'
 
 const HOUR = 3_600_000
+const NOBODY = 65534
 const SECRET = 'SECRET-TOKEN-123'
 
 /** Runs `protocol`, calling `before` with each step before performing it. */
@@ -207,3 +211,60 @@ umask('umask 000: the new directories are writable by all, so a swapped shard is
 })
 
 umask.run()
+
+// A: a symlink on the store's path that another user owns (in sticky /tmp, say) made root's
+// store look private, since the checks followed it; its owner then retargeted it at a look-alike
+// store whose shards are symlinks to a directory of their choice.
+const links = suite("review A: a symlink another user owns on the store's path makes the store shared")
+links.after(removeTempDirs)
+
+if (process.getuid?.() === 0) {
+  links('root opens a store through a co-user’s symlink; its retarget is refused', async () => {
+    const sticky = tempDir()
+    chmodSync(sticky, 0o1777)
+    const priv = join(sticky, 'priv')
+    const target = join(sticky, 'target')
+    mkdirSync(priv, { mode: 0o755 })
+    mkdirSync(target, { mode: 0o755 })
+    const link = join(sticky, 'lnk')
+    symlinkSync(priv, link)
+    lchownSync(link, NOBODY, NOBODY)
+    assert.ok(
+      assessStore(new Layout(join(link, 'store')))?.shared !== false,
+      'judged shared (or not yet a store)',
+    )
+    const store = await openStore(join(link, 'store'))
+    assert.is(assessStore(new Layout(join(link, 'store')))?.shared, true, 'the store is judged shared')
+    store.putSync(randomKey(), Buffer.from('x'))
+    // The co-user retargets their link at a look-alike store whose shards point at `target`.
+    const evil = join(sticky, 'evil', 'store')
+    for (const top of ['entries', 'content', 'tmp']) mkdirSync(join(evil, top), { recursive: true })
+    for (let shard = 0; shard < 256; shard++) {
+      const name = shard.toString(16).padStart(2, '0')
+      symlinkSync(target, join(evil, 'entries', name))
+      symlinkSync(target, join(evil, 'content', name))
+    }
+    unlinkSync(link)
+    symlinkSync(join(sticky, 'evil'), link)
+    for (let i = 0; i < 3; i++) {
+      try {
+        store.putSync(randomKey(), Buffer.from('* * * * * root id > /tmp/pwned\n'))
+      } catch {
+        // Refused: fine; what matters is where nothing was written.
+      }
+    }
+    assert.equal(readdirSync(target), [], 'nothing was written through the retargeted link')
+  })
+
+  links('a symlink owned by this user in a private directory keeps the fast path', async () => {
+    const dir = tempDir()
+    mkdirSync(join(dir, 'real'))
+    symlinkSync(join(dir, 'real'), join(dir, 'lnk'))
+    await openStore(join(dir, 'lnk', 'store'))
+    assert.is(assessStore(new Layout(join(dir, 'lnk', 'store')))?.shared, false)
+  })
+} else {
+  links.skip('(needs root to give a symlink to another user)', () => {})
+}
+
+links.run()
