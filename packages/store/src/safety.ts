@@ -15,14 +15,25 @@
  * store whose directory another user owns (ERR_CAIRN_FOREIGN_OWNER; opt in with
  * `allowForeignOwner`).
  *
- * Which stores need the checks ({@link assessStore}, once per openStore or prune): those where
- * the store directory, `entries/`, `content/` or `tmp/` is group- or world-writable (the sticky
- * bit does not help: it stops others from renaming our names, not from creating a shard we have
- * not made yet as a symlink) or owned by a user other than this process's and root, and those
- * reached through a directory that such a user can write or own (non-sticky). Those four
- * directories suffice: replacing a name needs write access to the directory holding it, so if
- * they (and the path to them) are private, nobody else can swap a shard or `tmp/`. A store only
- * its owner can write keeps the fast path: no extra system call per operation.
+ * Which stores need the checks ({@link assessStore}, when openStore has created the store's
+ * directories, so that a permissive umask counts, and once per prune): those where the store
+ * directory, `entries/`, `content/` or `tmp/` is group- or world-writable (the sticky bit does
+ * not help: it stops others from renaming our names, not from creating a shard we have not made
+ * yet as a symlink) or owned by a user other than this process's and root; those reached through
+ * a directory that such a user owns or others can write (without the sticky bit); and those
+ * reached through a symlink that such a user owns or that sits in a directory others can write
+ * (without sticky): its owner can retarget it at a look-alike store (a stat that follows the
+ * link sees only where it points today). Those four directories and that path suffice:
+ * replacing a name needs write access to the directory holding it, so if they are private,
+ * nobody else can swap a shard or `tmp/`. A store only its owner can write keeps the fast path:
+ * no extra system call per operation. The judgment is made once: permissions its owner changes
+ * later are not seen.
+ *
+ * Files are never copied by a path that a co-user could swap: the `copyExclusive` step (copy-mode
+ * publish, the GC's put-back) opens its source without following a symlink and copies only a
+ * regular file, from that descriptor (steps.ts). Other packages writing by path in the store
+ * directory (remote-stats.jsonl, `cairn verify --fix`) apply the same root rule and checks
+ * (Store.fileGuard, or assessStore and checkDirectories directly).
  */
 
 import { dirname, isAbsolute, join, sep } from 'node:path'
