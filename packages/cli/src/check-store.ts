@@ -7,10 +7,15 @@
 import { createHasher, DIGEST_LENGTH, type Hasher } from '@cairn/hash'
 import { decodeRecord, isValidKey, Layout, RECORD_MAX_BYTES, SHARDS, type Store } from '@cairn/store'
 import {
+  assessStore,
   COPY_MODE_GRACE_MS,
+  checkDirectories,
   close,
   type FileStat,
+  foreignOwnerError,
   fstat,
+  type GuardContext,
+  guardFor,
   lstat,
   openForReading,
   read,
@@ -125,14 +130,32 @@ export async function checkStore(store: Store, now: () => number = Date.now): Pr
 }
 
 /**
+ * What {@link removeDamaged} deletes under: the store as judged by the library's rules (safety.ts
+ * in @cairn/store). Throws ERR_CAIRN_FOREIGN_OWNER when this process is root and another user
+ * owns the store, unless `allowForeignOwner` (CAIRN_ALLOW_FOREIGN_OWNER=1): deleting by name in
+ * such a store is what a symlink swap turns into deleting outside it, as for `cairn rm` and GC.
+ */
+export function fixContext(dir: string, allowForeignOwner: boolean): GuardContext {
+  const layout = new Layout(dir)
+  const safety = assessStore(layout)
+  if (safety === undefined) return { layout }
+  if (safety.foreignOwner !== undefined && !allowForeignOwner)
+    throw foreignOwnerError(dir, safety.foreignOwner, 'remove damaged files from')
+  return { layout, guard: guardFor(safety) }
+}
+
+/**
  * Removes the damaged files a check found: entry records, and content files (whose entries were
  * found damaged too). A file is removed only if its name still points at the file judged: a
- * writer may have re-published a good one since. Returns the damage that could not be removed.
+ * writer may have re-published a good one since; and, in a store others can write, only if the
+ * directories on its way are still the store's (checkDirectories, right before each unlink).
+ * Returns the damage that could not be removed.
  */
-export function removeDamaged(damage: readonly Damage[]): Damage[] {
+export function removeDamaged(ctx: GuardContext, damage: readonly Damage[]): Damage[] {
   const failed: Damage[] = []
   for (const item of damage) {
     try {
+      runSync(checkDirectories(ctx, item.path))
       if (item.ino === undefined || stillThere(item.path, item.ino)) runSync(unlink(item.path))
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') failed.push(item)

@@ -9,7 +9,7 @@ import {
   remoteOptionsFromEnv,
   remoteStatsPath,
 } from '@cairn/remote'
-import { CairnError, MARKER_FILE, openStore, type Store } from '@cairn/store'
+import { CairnError, MARKER_FILE, openStore, Store } from '@cairn/store'
 import { errnoOf } from '@cairn/store/protocol'
 import { UsageError } from './args.js'
 import { type Io, writeLine } from './io.js'
@@ -100,7 +100,12 @@ function asUsageError(error: unknown, usage: string | undefined): unknown {
 export async function closeStore(store: CacheStore): Promise<void> {
   if (!(store instanceof RemoteStore)) return
   await store.flush()
-  await recordRemoteStats(remoteStatsPath(store.dir), store.remoteStats())
+  await recordRemoteStats(
+    remoteStatsPath(store.dir),
+    store.remoteStats(),
+    undefined,
+    Store.fileGuard(store.local),
+  )
 }
 
 /**

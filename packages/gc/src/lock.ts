@@ -16,8 +16,10 @@
  * Inode numbers cannot tell the two apart (ext4 gives the fresh lock the inode just freed), so
  * the lock is identified by its token: of the GCs that judged one lock stale, only the one that
  * creates the guard file `tmp/gc.lock-takeover-<id>-<n>` for that lock's identity acts; it reads
- * the lock again and removes it only if it still carries the judged token. The others report
- * busy. A guard left by a GC that crashed mid-takeover blocks only for
+ * the lock again, moves it aside (rename to `tmp/gc.lock-aside-<token>-<random>`) and reads what
+ * it moved: the judged token, and it is removed; another, and it is put back with `link`
+ * ({@link moveAside}), so a GC that stalled after its read never removes a fresh lock. The others
+ * report busy. A guard left by a GC that crashed mid-takeover blocks only for
  * {@link LOCK_UNREADABLE_STALE_MS}: then the next generation `<n + 1>` is tried.
  */
 
@@ -33,12 +35,15 @@ import {
   type FileStat,
   fstat,
   ioError,
+  link,
   lstat,
   mkdir,
+  NO_LINKS,
   open,
   openForReading,
   type Protocol,
   read,
+  rename,
   type StoreGuard,
   unlink,
   unlinkInStore,
@@ -262,16 +267,59 @@ function* takeOver(ctx: LockContext, judged: HeldLock, owner: LockOwner): Protoc
     const current = yield* readLock(layout.gcLock)
     if (current !== 'gone') {
       if (identityOf(current) !== identityOf(judged)) return 'busy'
-      try {
-        yield* checkDirectories(ctx, layout.gcLock)
-        yield* unlink(layout.gcLock)
-      } catch (error) {
-        if (errnoOf(error) !== 'ENOENT') throw ioError(error, 'taking over the stale GC lock', layout.gcLock)
-      }
+      if (!(yield* moveAside(ctx, judged))) return 'busy'
     }
     return (yield* createLock(ctx, owner)) ? owner : 'busy'
   } finally {
     yield* unlinkInStore(ctx, guard)
+  }
+}
+
+/**
+ * Removes the lock `judged` stale, and only that one: renames whatever lock is there now to a
+ * name of this GC's own in tmp/, then reads what it moved. This GC may have stalled since it
+ * read the lock (longer than {@link LOCK_UNREADABLE_STALE_MS}, so that another GC took its
+ * takeover guard for crashed, took the lock over and made a fresh one): deciding by what was
+ * moved, not by what was read before, never removes that fresh lock. Not the judged lock: it is
+ * put back with `link`, which never replaces a lock made meanwhile (EEXIST: another GC holds
+ * one), and this GC reports busy. True if the judged lock is gone.
+ */
+function* moveAside(ctx: LockContext, judged: HeldLock): Protocol<boolean> {
+  const { layout } = ctx
+  const aside = join(layout.tmp, `gc.lock-aside-${ctx.token}-${randomBytes(4).toString('hex')}`)
+  try {
+    yield* checkDirectories(ctx, layout.gcLock)
+    yield* checkDirectories(ctx, aside)
+    yield* rename(layout.gcLock, aside)
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return true
+    throw ioError(error, 'taking over the stale GC lock', layout.gcLock)
+  }
+  try {
+    const moved = yield* readLock(aside)
+    if (moved === 'gone' || identityOf(moved) === identityOf(judged)) return true
+    // Another GC's fresh lock: back at its name, unless yet another lock is there by now.
+    yield* checkDirectories(ctx, layout.gcLock)
+    try {
+      yield* link(aside, layout.gcLock)
+    } catch (error) {
+      const code = errnoOf(error)
+      if (code !== 'EEXIST' && code !== undefined && NO_LINKS.has(code))
+        yield* putBackByRename(aside, layout.gcLock)
+      else if (code !== 'EEXIST') throw ioError(error, 'putting back the GC lock', layout.gcLock)
+    }
+    return false
+  } finally {
+    yield* unlinkInStore(ctx, aside)
+  }
+}
+
+/** Without hard links: rename back if the name is still free (a small window, once in a blue moon). */
+function* putBackByRename(aside: string, path: string): Protocol<void> {
+  try {
+    yield* lstat(path)
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') yield* rename(aside, path)
   }
 }
 

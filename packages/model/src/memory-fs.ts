@@ -156,6 +156,12 @@ export class MemoryFs {
         this.link(step.from, step.to)
         return done(undefined)
       case 'copyExclusive':
+        // As the real driver: a source that is no longer the inode the caller saw is refused.
+        if (step.ino !== undefined && !this.copying.has(actor)) {
+          const source = this.names.get(step.from)
+          if (source !== undefined && source.inode !== step.ino)
+            throw new FsError('ESTALE', 'copyfile', step.from)
+        }
         if (!this.links) return this.copyInTwoSteps(step.from, step.to, actor)
         this.copy(step.from, step.to, true, actor)
         return done(undefined)

@@ -24,4 +24,10 @@ export {
 } from './remote-record.js'
 export { type CacheStore, openRemoteStore, RemoteStore } from './remote-store.js'
 export type { RemoteStats } from './stats.js'
-export { REMOTE_STATS_FILE, readRemoteStats, recordRemoteStats, remoteStatsPath } from './stats-file.js'
+export {
+  REMOTE_STATS_FILE,
+  readRemoteStats,
+  recordRemoteStats,
+  remoteStatsPath,
+  type StatsFileGuard,
+} from './stats-file.js'

@@ -37,6 +37,16 @@ const writeToStderr = (line: string): void => {
 }
 
 /**
+ * The store's rules for a file written by path in its directory: Store.fileGuard() of
+ * @cairn/store. `foreignOwner` set: write nothing; `check(path)` throws unless the store
+ * directory is still the one opened (in a store others can write).
+ */
+export interface StatsFileGuard {
+  readonly foreignOwner: number | undefined
+  check(path: string): void
+}
+
+/**
  * Adds one process's counters to the file at `path`, for `cairn stats` to sum later. Each call
  * appends one JSON line (a single O_APPEND write, so processes finishing at once do not lose
  * each other's counts); nothing is written when every counter is 0. Never throws: counters are
@@ -46,19 +56,27 @@ const writeToStderr = (line: string): void => {
  * file with one link: a symlink, a FIFO, a hard link to another file or anything else there is
  * left alone, the counters are skipped, and `warn` hears of it once per process (default:
  * stderr). Compaction writes a temp file with a random name, created exclusively
- * (`remote-stats.jsonl.<16 hex>.tmp`), and renames it over the file.
+ * (`remote-stats.jsonl.<16 hex>.tmp`), and renames it over the file. With `guard` (the store's,
+ * Store.fileGuard()), nothing is written by root in another user's store, and the store
+ * directory is checked right before the open and the rename.
  */
 export async function recordRemoteStats(
   path: string,
   stats: RemoteStats,
   warn: (line: string) => void = writeToStderr,
+  guard?: StatsFileGuard,
 ): Promise<void> {
   if (FIELDS.every((field) => stats[field] === 0)) return
+  // Root in another user's store: the root rule of @cairn/store (its owner could redirect the
+  // create below with a symlink swap of the store directory). Counters are not worth the risk.
+  if (guard?.foreignOwner !== undefined) return
   const line = `${JSON.stringify(Object.fromEntries(FIELDS.map((field) => [field, stats[field]])))}\n`
   let handle: FileHandle
   try {
+    guard?.check(path)
     handle = await open(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | OPEN_FLAGS, 0o666)
   } catch (error) {
+    // ERR_CAIRN_UNSAFE_PATH: the store directory was swapped (guard.check); nothing written.
     // ELOOP: a symlink; ENXIO: a FIFO nobody reads; EISDIR...; ENOENT/EACCES: no store to count in.
     if (isCode(error, 'ELOOP') || isCode(error, 'ENXIO') || isCode(error, 'EISDIR')) notRegular(path, warn)
     return
@@ -91,6 +109,7 @@ export async function recordRemoteStats(
     } finally {
       await out.close()
     }
+    guard?.check(path)
     await rename(temp, path)
   } catch {
     // Left as it is: the next process tries again.

@@ -83,7 +83,7 @@ export function performSync(step: Step, clock: () => number = Date.now): unknown
     case 'link':
       return nodeFs.linkSync(step.from, step.to)
     case 'copyExclusive':
-      return nodeFs.copyFileSync(step.from, step.to, constants.COPYFILE_EXCL)
+      return copyExclusiveSync(step.from, step.to, step.ino)
     case 'rename':
       return nodeFs.renameSync(step.from, step.to)
     case 'copy':
@@ -147,7 +147,7 @@ async function performAsync(step: Step, clock: () => number): Promise<unknown> {
     case 'link':
       return linkAsync(step.from, step.to)
     case 'copyExclusive':
-      return copyFileAsync(step.from, step.to, constants.COPYFILE_EXCL)
+      return copyExclusiveAsync(step.from, step.to, step.ino)
     case 'rename':
       return renameAsync(step.from, step.to)
     case 'copy':
@@ -337,6 +337,65 @@ async function copyByReading(fd: number, to: string, size: number): Promise<void
   }
 }
 
+/**
+ * The `copyExclusive` step: opens `from` without following a symlink (nor blocking on a FIFO),
+ * checks the descriptor is a regular file (with inode `ino` when given), and copies from it, so
+ * a source swapped after the caller's checks is refused rather than copied (see steps.ts).
+ */
+function copyExclusiveSync(from: string, to: string, ino: number | undefined): void {
+  const fd = nodeFs.openSync(from, OPEN_FLAGS.read)
+  try {
+    const size = checkedSource(nodeFs.fstatSync(fd), from, ino)
+    if (procFdUsable !== false && process.platform === 'linux') {
+      try {
+        nodeFs.copyFileSync(`${PROC_FD_DIR}/${fd}`, to, constants.COPYFILE_EXCL)
+        return
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw error
+        try {
+          nodeFs.unlinkSync(to)
+        } catch {}
+      }
+    }
+    const out = nodeFs.openSync(to, OPEN_FLAGS.create | O_NOFOLLOW, 0o644)
+    try {
+      const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(size, 1 << 20)))
+      for (let position = 0; position < size; ) {
+        const count = nodeFs.readSync(fd, chunk, 0, Math.min(chunk.length, size - position), position)
+        if (count === 0) break
+        writeAllSync(out, chunk.subarray(0, count))
+        position += count
+      }
+    } finally {
+      nodeFs.closeSync(out)
+    }
+  } finally {
+    nodeFs.closeSync(fd)
+  }
+}
+
+async function copyExclusiveAsync(from: string, to: string, ino: number | undefined): Promise<void> {
+  const fd = await openAsync(from, OPEN_FLAGS.read)
+  try {
+    const size = checkedSource(await fstatAsync(fd), from, ino)
+    await copyFromDescriptor(fd, to, size)
+  } finally {
+    await closeAsync(fd)
+  }
+}
+
+/** The size of a copy's source, or ESTALE if it is not a regular file (with inode `ino`). */
+function checkedSource(stats: Stats, path: string, ino: number | undefined): number {
+  if (stats.isFile() && (ino === undefined || stats.ino === ino)) return stats.size
+  const error: NodeJS.ErrnoException = new Error(
+    `ESTALE: ${path} is not the regular file that was checked (replaced since?), copyfile '${path}'`,
+  )
+  error.code = 'ESTALE'
+  error.syscall = 'copyfile'
+  error.path = path
+  throw error
+}
+
 function fsyncDirSync(path: string): void {
   if (process.platform === 'win32') return
   const fd = nodeFs.openSync(path, constants.O_RDONLY)
@@ -380,6 +439,11 @@ export function ownershipSync(path: string, follow: boolean): Ownership | undefi
     throw error
   }
   return { kind: toFileStat(stats).kind, mode: stats.mode & 0o7777, uid: stats.uid, ino: stats.ino }
+}
+
+/** A symlink's target as written in it, for safety.ts's judgment of the links on a store's path. */
+export function readLinkSync(path: string): string {
+  return nodeFs.readlinkSync(path)
 }
 
 /** The canonical path of `path` (every symlink resolved), for safety.ts's look at its ancestors. */

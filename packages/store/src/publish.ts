@@ -20,7 +20,14 @@ import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
 import { closeQuietly, readEntry, removeCorrupt } from './read.js'
 import { encodeRecord, INLINE_MAX_BYTES } from './record.js'
-import { checkDirectories, isUnsafePath, refuseForeignOwner, unlinkInStore } from './safety.js'
+import {
+  checkDirectories,
+  isSwappedSource,
+  isUnsafePath,
+  refuseForeignOwner,
+  swappedFile,
+  unlinkInStore,
+} from './safety.js'
 import {
   close,
   copyExclusive,
@@ -210,6 +217,9 @@ function* publishFile(
     } catch (error) {
       const code = errnoOf(error)
       if (code === 'EEXIST') return 'exists'
+      // Copy mode: our temp file was swapped for a symlink or another file by someone who can
+      // write tmp/; nothing was copied. A miss, as for a swapped directory.
+      if (!useLinks && isSwappedSource(error)) throw swappedFile(tempPath, error)
       // Windows: the name is held by another process (being deleted while a reader still has it
       // open, or being replaced): it is taken, as with EEXIST; the first writer wins.
       if (ctx.platform === 'win32' && (code === 'EPERM' || code === 'EACCES' || code === 'EBUSY'))

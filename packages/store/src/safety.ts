@@ -15,20 +15,31 @@
  * store whose directory another user owns (ERR_CAIRN_FOREIGN_OWNER; opt in with
  * `allowForeignOwner`).
  *
- * Which stores need the checks ({@link assessStore}, once per openStore or prune): those where
- * the store directory, `entries/`, `content/` or `tmp/` is group- or world-writable (the sticky
- * bit does not help: it stops others from renaming our names, not from creating a shard we have
- * not made yet as a symlink) or owned by a user other than this process's and root, and those
- * reached through a directory that such a user can write or own (non-sticky). Those four
- * directories suffice: replacing a name needs write access to the directory holding it, so if
- * they (and the path to them) are private, nobody else can swap a shard or `tmp/`. A store only
- * its owner can write keeps the fast path: no extra system call per operation.
+ * Which stores need the checks ({@link assessStore}, when openStore has created the store's
+ * directories, so that a permissive umask counts, and once per prune): those where the store
+ * directory, `entries/`, `content/` or `tmp/` is group- or world-writable (the sticky bit does
+ * not help: it stops others from renaming our names, not from creating a shard we have not made
+ * yet as a symlink) or owned by a user other than this process's and root; those reached through
+ * a directory that such a user owns or others can write (without the sticky bit); and those
+ * reached through a symlink that such a user owns or that sits in a directory others can write
+ * (without sticky): its owner can retarget it at a look-alike store (a stat that follows the
+ * link sees only where it points today). Those four directories and that path suffice:
+ * replacing a name needs write access to the directory holding it, so if they are private,
+ * nobody else can swap a shard or `tmp/`. A store only its owner can write keeps the fast path:
+ * no extra system call per operation. The judgment is made once: permissions its owner changes
+ * later are not seen.
+ *
+ * Files are never copied by a path that a co-user could swap: the `copyExclusive` step (copy-mode
+ * publish, the GC's put-back) opens its source without following a symlink and copies only a
+ * regular file, from that descriptor (steps.ts). Other packages writing by path in the store
+ * directory (remote-stats.jsonl, `cairn verify --fix`) apply the same root rule and checks
+ * (Store.fileGuard, or assessStore and checkDirectories directly).
  */
 
-import { dirname, sep } from 'node:path'
+import { dirname, isAbsolute, join, sep } from 'node:path'
 import type { StoreContext } from './context.js'
 import { CairnError, errnoOf } from './errors.js'
-import { type Ownership, ownershipSync, realPathSync } from './fs.js'
+import { type Ownership, ownershipSync, readLinkSync, realPathSync } from './fs.js'
 import type { Layout } from './layout.js'
 import { type FileStat, lstat, type Protocol, stat, unlink } from './steps.js'
 
@@ -88,6 +99,7 @@ export function assessStore(layout: Layout): StoreSafety | undefined {
     if (info === 'unknown' || !trusted(info.uid) || ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0))
       shared = true
   }
+  if (!linksTrusted(layout.dir, trusted)) shared = true
   return { shared, rootIno: root.ino, foreignOwner: uid === 0 && root.uid !== 0 ? root.uid : undefined }
 }
 
@@ -103,6 +115,54 @@ function look(path: string, follow: boolean): Ownership | undefined | 'unknown' 
   } catch {
     return 'unknown'
   }
+}
+
+/** How many symlinks a path may go through, as Linux's MAXSYMLINKS; more is judged shared. */
+const MAX_LINKS = 40
+
+/**
+ * Whether every symlink met on the way to `path` (its own components, and those of each link's
+ * target, as the kernel resolves them) is one that only trusted users can retarget: owned by
+ * this user or root, in a directory others cannot write (or sticky). The stat-based checks above
+ * follow links, so they judge where a link points today, not who can make it point elsewhere: a
+ * co-user's link in sticky /tmp to root's private directory looked private, and its owner could
+ * later retarget it at a look-alike store whose shards are symlinks (review of issue 13, A). With
+ * such a link, the store is shared: the root-inode check of checkDirectories then catches a
+ * retarget. Anything it cannot read is judged untrusted.
+ */
+function linksTrusted(path: string, trusted: (owner: number) => boolean): boolean {
+  let pending = path.split(sep).filter((name) => name !== '')
+  let resolved = isAbsolute(path) ? sep : process.cwd()
+  let links = 0
+  while (pending.length > 0) {
+    const name = pending.shift() as string
+    if (name === '.') continue
+    if (name === '..') {
+      resolved = dirname(resolved)
+      continue
+    }
+    const at = join(resolved, name)
+    const info = look(at, false)
+    if (info === undefined) return true // the rest does not exist yet: openStore creates it
+    if (info === 'unknown') return false
+    if (info.kind !== 'symlink') {
+      resolved = at
+      continue
+    }
+    const parent = look(resolved, false)
+    if (++links > MAX_LINKS || parent === undefined || parent === 'unknown') return false
+    const parentOpen = (parent.mode & 0o022) !== 0 && (parent.mode & 0o1000) === 0
+    if (!trusted(info.uid) || !trusted(parent.uid) || parentOpen) return false
+    let target: string
+    try {
+      target = readLinkSync(at)
+    } catch {
+      return false
+    }
+    if (isAbsolute(target)) resolved = sep
+    pending = [...target.split(sep).filter((part) => part !== ''), ...pending]
+  }
+  return true
 }
 
 function ancestors(path: string): string[] {
@@ -161,6 +221,25 @@ function unsafePath(guard: StoreGuard, path: string, kind: string | undefined, c
     `${path} should be a directory of the store, as it was when the store was opened, but is now ${found}: another user who can write the store may have replaced it. Cairn wrote and deleted nothing through it. Check who can write the store directory.`,
     { path, cause },
   )
+}
+
+/**
+ * The refusal for a file of the store (a temp file, say) found replaced by something else than the
+ * regular file this process made: a symlink (ELOOP) or another file (ESTALE) from a copy step.
+ * ERR_CAIRN_UNSAFE_PATH, so that a put in a shared store resolves unpublished (a miss).
+ */
+export function swappedFile(path: string, cause: unknown): CairnError {
+  return new CairnError(
+    'ERR_CAIRN_UNSAFE_PATH',
+    `${path} should be a file this process wrote, but was replaced (${errnoOf(cause) ?? 'error'}): another user who can write the store may have swapped it. Cairn copied nothing from it. Check who can write the store directory.`,
+    { path, cause },
+  )
+}
+
+/** Whether `error`, from a copy step, says its source was swapped (see steps.ts copyExclusive). */
+export function isSwappedSource(error: unknown): boolean {
+  const code = errnoOf(error)
+  return code === 'ELOOP' || code === 'ESTALE'
 }
 
 /** Unlinks a name in the store after {@link checkDirectories}; quietly, as unlinkQuietly. */

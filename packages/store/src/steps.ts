@@ -39,7 +39,7 @@ export type Step =
   | { op: 'fsync'; fd: number }
   | { op: 'close'; fd: number }
   | { op: 'link'; from: string; to: string }
-  | { op: 'copyExclusive'; from: string; to: string }
+  | { op: 'copyExclusive'; from: string; to: string; ino?: number }
   | { op: 'rename'; from: string; to: string }
   | { op: 'copy'; from: string; to: string }
   | { op: 'chmod'; path: string; mode: number }
@@ -100,9 +100,15 @@ export function* link(from: string, to: string): Protocol<void> {
   yield { op: 'link', from, to }
 }
 
-/** Copies `from` to a new file `to`, failing with EEXIST if it exists. Not atomic. */
-export function* copyExclusive(from: string, to: string): Protocol<void> {
-  yield { op: 'copyExclusive', from, to }
+/**
+ * Copies `from` to a new file `to`, failing with EEXIST if it exists. Not atomic. Never follows
+ * a symlink at `from` and copies only a regular file (issue 13: a co-user who swaps the source
+ * for a symlink must not get another file's bytes into the store): the driver opens `from`
+ * without following, checks the descriptor, and copies from it. A symlink fails with ELOOP; a
+ * file of another kind, or (given `ino`) another inode than the one the caller saw, with ESTALE.
+ */
+export function* copyExclusive(from: string, to: string, ino?: number): Protocol<void> {
+  yield ino === undefined ? { op: 'copyExclusive', from, to } : { op: 'copyExclusive', from, to, ino }
 }
 
 /** Replaces `to` with `from`. Cairn never publishes this way; the model checker shows why. */

@@ -13,7 +13,7 @@ import { encodeMetadata } from './metadata.js'
 import { type PutResult, type PutSource, putEntry, unlinkQuietly } from './publish.js'
 import { closeQuietly, type ReadDepth, type ReadOutcome, readEntry, removeCorrupt } from './read.js'
 import type { JsonValue } from './record.js'
-import { assessStore, foreignOwnerError, guardFor } from './safety.js'
+import { assessStore, checkDirectories, foreignOwnerError, guardFor } from './safety.js'
 import { SLAB_BYTES, slabCopies, snapshotOf } from './snapshot.js'
 import { type Protocol, readdir, rename } from './steps.js'
 import { writeStreamToTemp } from './stream.js'
@@ -157,7 +157,17 @@ function beginOpen(dir: string, options: StoreOptions) {
     mustBeStore: before?.foreignOwner !== undefined && !checked.allowForeignOwner,
     refusal: () => foreignOwnerError(layout.dir, before?.foreignOwner ?? 0, 'create a store in'),
     finish(algorithm: Algorithm, publishMode: StoreContext['publishMode'], hasher: Hasher): Store {
-      const safety = before ?? assessStore(layout)
+      // Judged again now that entries/, content/ and tmp/ exist: created just now under a
+      // permissive umask (000), they may be writable by everyone, which `before` could not see.
+      const after = assessStore(layout)
+      const safety =
+        after === undefined || before === undefined
+          ? (after ?? before)
+          : {
+              ...after,
+              shared: after.shared || before.shared,
+              foreignOwner: after.foreignOwner ?? before.foreignOwner,
+            }
       const ctx: StoreContext = {
         layout,
         hasher,
@@ -197,6 +207,19 @@ export class Store {
     this.#ctx = ctx
     this.#clock = clock
     this.dir = ctx.layout.dir
+  }
+
+  /**
+   * @internal (static, so it is no part of a CacheStore) For a file another Cairn package writes by path in the store directory
+   * (@cairn/remote's remote-stats.jsonl): this store's root rule and, in a store others can
+   * write, its directory check (safety.ts). `foreignOwner` is set when this process is root in
+   * another user's store without the opt-in: write nothing then. `check(path)` throws
+   * ERR_CAIRN_UNSAFE_PATH unless the store directory is still the one opened and the directories
+   * between it and `path` are real; call it right before each create or rename of `path`.
+   */
+  static fileGuard(store: Store): { foreignOwner: number | undefined; check(path: string): void } {
+    const ctx = store.#ctx
+    return { foreignOwner: ctx.foreignOwner, check: (path) => runSync(checkDirectories(ctx, path)) }
   }
 
   /** The digest algorithm of this store. */

@@ -13,7 +13,8 @@
  *   4. unlink the moved file
  *
  * The put-back publishes the moved file exactly as a writer publishes content: `link`, or in a
- * copy-mode store (no hard links) an exclusive-create copy, so it never replaces a file a writer
+ * copy-mode store (no hard links) an exclusive-create copy from the inode that was moved (never
+ * through a symlink a co-user swapped in for it in tmp/: then the content is gone, a miss), so it never replaces a file a writer
  * re-published meanwhile. A copy is not atomic, so a reader may find it half-written: a miss
  * (its size check), as with any copy-mode publish. If the put-back fails for another reason (a
  * full disk), the moved file stays in tmp/ rather than be unlinked: a miss until the writer's
@@ -35,8 +36,8 @@
 import type { StoreContext } from './context.js'
 import { errnoOf } from './errors.js'
 import { NO_LINKS } from './publish.js'
-import { checkDirectories, unlinkInStore } from './safety.js'
-import { copyExclusive, link, lstat, type Protocol, rename } from './steps.js'
+import { checkDirectories, isSwappedSource, unlinkInStore } from './safety.js'
+import { copyExclusive, type FileStat, link, lstat, type Protocol, rename } from './steps.js'
 
 export type SweepResult = 'removed' | 'kept' | 'gone'
 
@@ -55,8 +56,9 @@ export function* removeUnusedContent(
 ): Protocol<SweepResult> {
   const path = ctx.layout.contentPath(digest)
   const moved = ctx.layout.sweepPath(digest)
+  let current: FileStat
   try {
-    const current = yield* lstat(path)
+    current = yield* lstat(path)
     if (current.ctimeMs >= cutoffMs || current.mtimeMs !== seenMtimeMs) return 'kept'
     // A store others can write: both directories must still be the store's (safety.ts).
     yield* checkDirectories(ctx, path)
@@ -69,13 +71,19 @@ export function* removeUnusedContent(
   }
   let putBackFailed = false
   try {
-    const { mtimeMs } = yield* lstat(moved)
+    const { mtimeMs, ino, kind } = yield* lstat(moved)
+    // A co-user who can write tmp/ swapped the moved file (for a symlink to a file they cannot
+    // read, say): it is not ours to publish. The content is gone: a miss. The name in tmp/ is
+    // unlinked below, which never follows a symlink.
+    if (kind !== 'file' || ino !== current.ino) return 'gone'
     if (mtimeMs !== seenMtimeMs || mtimeMs >= cutoffMs) {
       try {
         yield* checkDirectories(ctx, moved)
         yield* checkDirectories(ctx, path)
-        yield* putBack(ctx.publishMode ?? 'link', moved, path)
+        yield* putBack(ctx.publishMode ?? 'link', moved, path, ino)
       } catch (error) {
+        // Swapped in tmp/ between the lstat above and the copy: as above, gone.
+        if (isSwappedSource(error)) return 'gone'
         putBackFailed = true
         throw error
       }
@@ -92,12 +100,18 @@ export function* removeUnusedContent(
  * exclusive-create copy in copy mode (or where link turns out unsupported). EEXIST means a writer
  * published the same bytes meanwhile: done.
  */
-function* putBack(mode: StoreContext['publishMode'], moved: string, path: string): Protocol<void> {
+function* putBack(
+  mode: StoreContext['publishMode'],
+  moved: string,
+  path: string,
+  ino: number,
+): Protocol<void> {
   let useLinks = mode === 'link'
   for (;;) {
     try {
       if (useLinks) yield* link(moved, path)
-      else yield* copyExclusive(moved, path)
+      // From the inode moved, never through a symlink swapped in since (steps.ts).
+      else yield* copyExclusive(moved, path, ino)
       return
     } catch (error) {
       const code = errnoOf(error)

@@ -1,5 +1,5 @@
 import { parseCommandLine } from '../args.js'
-import { checkStore, type Damage, removeDamaged } from '../check-store.js'
+import { checkStore, type Damage, fixContext, removeDamaged } from '../check-store.js'
 import type { Command } from '../command.js'
 import { JSON_OPTION, STORE_HELP, STORE_OPTION, storeFlag } from '../common-options.js'
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
@@ -19,7 +19,8 @@ listing each damaged entry or content file with the reason. Reads never return d
 found by hashing: run this from time to time on long-lived stores. It reads everything once,
 in bounded memory.
 
-With --fix, removes what is damaged (the next put of those keys stores them afresh).
+With --fix, removes what is damaged (the next put of those keys stores them afresh). Run as root
+in a store another user owns, --fix refuses (as put and gc do) unless CAIRN_ALLOW_FOREIGN_OWNER=1.
 
 With --json, prints one JSON object {entries, contentFiles, bytesHashed, ms, fixed,
 damage: [{kind: "entry"|"content", name, reason, removed}]} and nothing else on stdout.
@@ -43,8 +44,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   const fix = values.fix === true
   const started = performance.now()
   const { store } = await openStoreIfExists(storeFlag(values), io)
+  // Judged before the walk: a root --fix in another user's store is refused up front.
+  const fixing = fix && store ? fixContext(store.dir, io.env.CAIRN_ALLOW_FOREIGN_OWNER === '1') : undefined
   const report = store ? await checkStore(store) : { entries: 0, contentFiles: 0, bytesHashed: 0, damage: [] }
-  const notRemoved = new Set<Damage>(fix ? removeDamaged(report.damage) : report.damage)
+  const notRemoved = new Set<Damage>(fixing ? removeDamaged(fixing, report.damage) : report.damage)
   const ms = performance.now() - started
 
   if (values.json === true) {
