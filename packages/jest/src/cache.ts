@@ -48,7 +48,9 @@ export class TransformCache {
     if (this.#broken) return undefined
     if (this.#store !== undefined) return this.#store
     try {
-      this.#store = openStoreSync(this.dir, this.#hashers)
+      // 'hash': an entry damaged in place (same size) is a miss, removed, never served. Entries
+      // are small transform outputs, so hashing each hit costs little next to reading it.
+      this.#store = openStoreSync(this.dir, this.#hashers, { verify: 'hash' })
       return this.#store
     } catch (error) {
       this.#broken = true

@@ -155,11 +155,12 @@ export function cachingTransformer(
       const hit = key === undefined ? undefined : lookup(key, rootDir)
       if (hit !== undefined) return hit
       const result = await (inner.transformer.processAsync
-        ? inner.transformer.processAsync(source, filename, jestOptions)
-        : (inner.transformer.process as NonNullable<JestTransformer['process']>)(
+        ? inner.transformer.processAsync(source, filename, forInner(jestOptions))
+        : (inner.transformer.process as NonNullable<JestTransformer['process']>).call(
+            inner.transformer,
             source,
             filename,
-            jestOptions,
+            forInner(jestOptions),
           ))
       if (key !== undefined) save(key, rootDir, result)
       return result
