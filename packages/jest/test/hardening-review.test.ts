@@ -2,10 +2,21 @@
 // processAsync hands the inner transformer its own options, and the teardown's prune failure is
 // the process's one warning.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTransformer } from '@cairn/jest'
+import globalTeardown from '@cairn/jest/global-teardown'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 
@@ -80,6 +91,37 @@ test("processAsync passes the inner transformer its own transformerConfig, not @
   assert.is(transformer.process, undefined, 'an async-only inner gives an async-only transformer')
   const result = await transformer.processAsync?.('x()', '/p/b.js', options('/p'))
   assert.is(result?.code, 'x() // {"mark":"inner"}')
+})
+
+test("the teardown's prune failure and a transform's store failure are one warning in all", async () => {
+  // A store of an unknown format: the transformer cannot open it, nor can prune.
+  const notAStore = join(dir, 'unknown-format')
+  mkdirSync(notAStore)
+  writeFileSync(join(notAStore, 'cairn-store.json'), '{"cairn":"store","version":99}')
+  const written: string[] = []
+  const write = process.stderr.write
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk))
+    return true
+  }) as typeof process.stderr.write
+  try {
+    const inner = join(dir, 'plain.cjs')
+    writeFileSync(inner, `module.exports = { process(source) { return { code: source } } }\n`)
+    const transformer = await createTransformer({ transformer: inner, store: notAStore })
+    assert.equal(transformer.process?.('y()', '/p/c.js', options('/p')), { code: 'y()' })
+    const ours = realpathSync(createRequire(import.meta.url).resolve('@cairn/jest'))
+    await globalTeardown(undefined, {
+      rootDir: dir,
+      transform: [['\\.js$', ours, { transformer: inner, store: notAStore, maxSize: '1MB' }]],
+    })
+  } finally {
+    process.stderr.write = write
+  }
+  const warnings = written
+    .join('')
+    .split('\n')
+    .filter((line) => line.startsWith('@cairn/jest:'))
+  assert.is(warnings.length, 1, warnings.join('\n'))
 })
 
 test.run()
