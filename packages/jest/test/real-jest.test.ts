@@ -342,4 +342,19 @@ test('@cairn/jest/global-teardown prunes the `store` option (relative to rootDir
   assert.ok(bytes <= maxSize, `${bytes} bytes <= ${maxSize}`)
 })
 
+test('the teardown works when Jest runs it through a Babel transform matching .cjs', async () => {
+  const run = await runJest({
+    cwd: main,
+    jestCache: fresh('jest-o'),
+    args: ['--runInBand', 'test/m01'],
+    env: { FIXTURE_STORE: '.cache/cairn', FIXTURE_MAX_SIZE: '1MB', FIXTURE_TRANSFORM_ALL: '1' },
+  })
+  assertPassed(run, 'transformed teardown')
+  assert.ok(
+    [...run.calls.keys()].some((file) => file.endsWith('global-teardown.cjs')),
+    'Jest transformed the teardown file',
+  )
+  assert.not.match(run.stderr, /globalTeardown|not defined/, 'the teardown ran')
+})
+
 test.run()
