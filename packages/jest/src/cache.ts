@@ -20,6 +20,11 @@ export class TransformCache {
     this.#hashers = hashers
   }
 
+  /** The store is open and writable: a miss here will be put (so others may wait for it). */
+  get writable(): boolean {
+    return !this.#broken && this.#writable && this.#store !== undefined
+  }
+
   get(key: string): string | undefined {
     const store = this.#open()
     if (store === undefined) return undefined
