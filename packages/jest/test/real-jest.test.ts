@@ -192,9 +192,11 @@ const subset = ['--runInBand', 'test/m01']
 
 test('-w 4, two Jest processes sharing one store at once: no errors, each key transformed at most once in all', async () => {
   const shared = join(fresh('store'), 'cairn')
+  // Two unedited copies: the same sources, so the same keys (main has an edited m03.ts).
+  const first = project('concurrent-1')
   const second = project('concurrent-2')
   const runs = await Promise.all([
-    runJest({ cwd: main, store: shared, jestCache: fresh('jest-e'), args: ['-w', '4'] }),
+    runJest({ cwd: first, store: shared, jestCache: fresh('jest-e'), args: ['-w', '4'] }),
     runJest({ cwd: second, store: shared, jestCache: fresh('jest-f'), args: ['-w', '4'] }),
   ])
   for (const run of runs) {
