@@ -20,6 +20,11 @@ export class TransformCache {
     this.#hashers = hashers
   }
 
+  /** The store is open and writable: a miss here will be put (so others may wait for it). */
+  get writable(): boolean {
+    return !this.#broken && this.#writable && this.#store !== undefined
+  }
+
   get(key: string): string | undefined {
     const store = this.#open()
     if (store === undefined) return undefined
@@ -48,7 +53,9 @@ export class TransformCache {
     if (this.#broken) return undefined
     if (this.#store !== undefined) return this.#store
     try {
-      this.#store = openStoreSync(this.dir, this.#hashers)
+      // 'hash': an entry damaged in place (same size) is a miss, removed, never served. Entries
+      // are small transform outputs, so hashing each hit costs little next to reading it.
+      this.#store = openStoreSync(this.dir, this.#hashers, { verify: 'hash' })
       return this.#store
     } catch (error) {
       this.#broken = true

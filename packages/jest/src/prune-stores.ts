@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { type Policy, prune } from '@cairn/gc'
 import { checkOptions } from './options.js'
 import { isDisabled, storeDirFor } from './store-dir.js'
+import { warnOnce } from './warn.js'
 
 /** The part of Jest's project config the teardown reads. */
 export interface ProjectConfig {
@@ -36,7 +37,9 @@ export async function pruneStores(projectConfig: ProjectConfig | undefined): Pro
     } catch (error) {
       // No store yet (nothing was cached) is not worth a warning.
       if ((error as { code?: unknown }).code === 'ERR_CAIRN_NOT_A_STORE') continue
-      process.stderr.write(`@cairn/jest: could not prune the store (${(error as Error).message}).\n`)
+      // The same one warning per process as the transformer's: a read-only store must not
+      // print a second line at the end of the run.
+      warnOnce('could not prune the store', error, 'The store was not pruned')
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { Hasher } from '@cairn/hash'
+import { type Claim, claimOrWait } from './busy.js'
 import { TransformCache } from './cache.js'
 import { decodeEntry, ENTRY_VERSION, encodeEntry } from './entry.js'
 import type { Inner, JestTransformer, TransformOptions, TransformResult } from './inner.js'
@@ -121,6 +122,16 @@ export function cachingTransformer(
     return undefined
   }
 
+  /**
+   * After a miss: another Jest process transforming the same key right now is waited for
+   * (busy.ts); else the caller transforms, then calls `release` after its put.
+   */
+  function claim(key: string, rootDir: string): Claim<TransformResult> {
+    const cache = cacheFor(rootDir)
+    if (!cache.writable) return { release: () => {} }
+    return claimOrWait(cache.dir, key, () => lookup(key, rootDir))
+  }
+
   function save(key: string, rootDir: string, result: TransformResult): void {
     const entry = encodeEntry(result, rootDir)
     if (entry === undefined) return
@@ -133,6 +144,20 @@ export function cachingTransformer(
     ...jestOptions,
     transformerConfig: options.transformerConfig,
   })
+
+  const innerProcessAsync = (
+    source: string,
+    filename: string,
+    jestOptions: TransformOptions,
+  ): Promise<TransformResult> | TransformResult =>
+    inner.transformer.processAsync
+      ? inner.transformer.processAsync(source, filename, forInner(jestOptions))
+      : (inner.transformer.process as NonNullable<JestTransformer['process']>).call(
+          inner.transformer,
+          source,
+          filename,
+          forInner(jestOptions),
+        )
 
   const transformer: JestTransformer = {
     canInstrument: inner.transformer.canInstrument === true,
@@ -152,17 +177,18 @@ export function cachingTransformer(
     async processAsync(source, filename, jestOptions) {
       const rootDir = jestOptions.config.rootDir
       const key = keyForProcess(source, filename, jestOptions)
-      const hit = key === undefined ? undefined : lookup(key, rootDir)
+      if (key === undefined) return await innerProcessAsync(source, filename, jestOptions)
+      const hit = lookup(key, rootDir)
       if (hit !== undefined) return hit
-      const result = await (inner.transformer.processAsync
-        ? inner.transformer.processAsync(source, filename, jestOptions)
-        : (inner.transformer.process as NonNullable<JestTransformer['process']>)(
-            source,
-            filename,
-            jestOptions,
-          ))
-      if (key !== undefined) save(key, rootDir, result)
-      return result
+      const claimed = claim(key, rootDir)
+      if ('hit' in claimed) return claimed.hit
+      try {
+        const result = await innerProcessAsync(source, filename, jestOptions)
+        save(key, rootDir, result)
+        return result
+      } finally {
+        claimed.release()
+      }
     },
   }
   const innerProcess = inner.transformer.process
@@ -171,11 +197,19 @@ export function cachingTransformer(
     transformer.process = (source, filename, jestOptions) => {
       const rootDir = jestOptions.config.rootDir
       const key = keyForProcess(source, filename, jestOptions)
-      const hit = key === undefined ? undefined : lookup(key, rootDir)
+      if (key === undefined)
+        return innerProcess.call(inner.transformer, source, filename, forInner(jestOptions))
+      const hit = lookup(key, rootDir)
       if (hit !== undefined) return hit
-      const result = innerProcess.call(inner.transformer, source, filename, forInner(jestOptions))
-      if (key !== undefined) save(key, rootDir, result)
-      return result
+      const claimed = claim(key, rootDir)
+      if ('hit' in claimed) return claimed.hit
+      try {
+        const result = innerProcess.call(inner.transformer, source, filename, forInner(jestOptions))
+        save(key, rootDir, result)
+        return result
+      } finally {
+        claimed.release()
+      }
     }
   }
   return transformer
