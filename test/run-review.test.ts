@@ -1,10 +1,14 @@
 // Review of issue 18's `cairn run`: defects an adversarial reviewer found, each with real
 // processes and real git repositories.
 
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { gitRepository, runStep } from './fixtures/run-project.js'
+import { CAIRN_BIN, type CliResult } from './fixtures/cli-harness.js'
+import { gitRepository, outcomeOf, runStep, writeFiles } from './fixtures/run-project.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
 
 const BUILD = 'mkdir -p dist && touch dist/done'
@@ -22,6 +26,54 @@ function monorepo(dir: string): string {
     'packages/core/package.json': '{}',
     'packages/util/src/b.ts': 'b',
   })
+}
+
+/** `cairn run --store <store> <flags> -- sh -c <script>` started in `cwd`: the child, and its end. */
+function startStep(
+  cwd: string,
+  store: string,
+  flags: readonly string[],
+  script: string,
+): { child: ChildProcess; done: Promise<CliResult> } {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('CAIRN_')) env[name] = value
+  const child = spawn(
+    process.execPath,
+    [CAIRN_BIN, 'run', '--store', store, ...flags, '--', 'sh', '-c', script],
+    {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk))
+  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk))
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      const stdoutBytes = Buffer.concat(out)
+      const stderr = Buffer.concat(err).toString('utf8')
+      resolve({
+        code: code ?? (signal === null ? null : -1),
+        stdout: stdoutBytes.toString('utf8'),
+        stderr,
+        stdoutBytes,
+      })
+    })
+  })
+  return { child, done }
+}
+
+/** Waits until `condition()` holds (polled; bounded only by the test runner's patience). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(10)
+}
+
+/** Hidden names cairn leaves beside outputs (`.dist.cairn-aside-…`, `.dist.cairn-running`). */
+function leftovers(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.includes('.cairn-'))
 }
 
 const inputs = suite('cairn run review: input patterns')
@@ -88,3 +140,60 @@ inputs('only negated patterns is a usage error (exit 2)', async () => {
 })
 
 inputs.run()
+
+const outputs = suite('cairn run review: outputs on a miss')
+outputs.after(removeTempDirs)
+
+outputs(
+  'a tool whose state is outside the declared outputs writes nothing: the old output is put back, nothing stored',
+  async () => {
+    const base = tempDir('cairn-run-review-')
+    const store = join(base, 'store')
+    const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+    // Like tsc's incremental build with tsBuildInfoFile: ".cache/tsbuildinfo": up to date as far
+    // as its state file says, whatever is in dist.
+    const tool =
+      '[ -f .cache/tsbuildinfo ] || { mkdir -p dist .cache && cat src/a.ts > dist/a.js && touch .cache/tsbuildinfo; }'
+    const flags = ['--inputs', 'src', '--outputs', 'dist']
+    const first = await runStep(repo, store, flags, tool)
+    assert.is(first.code, 0, first.stderr)
+    writeFiles(repo, { 'src/a.ts': 'two' })
+    const second = await runStep(repo, store, flags, tool)
+    assert.is(second.code, 0, second.stderr)
+    assert.match(second.stderr, /did not write the declared output "dist"/)
+    assert.match(
+      second.stderr,
+      /declare the tool's state file \(e\.g\. \.cache\/tsbuildinfo\) as an output, or use --keep-outputs/,
+    )
+    assert.is(readFileSync(join(repo, 'dist/a.js'), 'utf8'), 'one')
+    assert.equal(leftovers(repo), [])
+    // Nothing was stored under the new key: it is a miss again.
+    const third = await runStep(repo, store, flags, tool)
+    assert.is(outcomeOf(third), 'miss', third.stderr)
+  },
+)
+
+outputs(
+  'a command that exits 0 after the SIGINT cairn passed on is not stored; the outputs go back; exit 130',
+  async () => {
+    const base = tempDir('cairn-run-review-')
+    const store = join(base, 'store')
+    const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+    writeFiles(repo, { 'dist/old.js': 'old' })
+    const script =
+      'trap "exit 0" INT; mkdir -p dist && echo partial > dist/a.js && touch started; while :; do sleep 0.05; done'
+    const flags = ['--inputs', 'src', '--outputs', 'dist']
+    const { child, done } = startStep(repo, store, flags, script)
+    await until(() => existsSync(join(repo, 'started')))
+    child.kill('SIGINT')
+    const result = await done
+    assert.is(result.code, 130, result.stderr)
+    assert.match(result.stderr, /interrupted by SIGINT; not cached/)
+    assert.equal(readdirSync(join(repo, 'dist')), ['old.js'])
+    assert.equal(leftovers(repo), [])
+    const again = await runStep(repo, store, ['--explain', ...flags], 'mkdir -p dist && touch dist/a.js')
+    assert.is(outcomeOf(again), 'miss', again.stderr)
+  },
+)
+
+outputs.run()

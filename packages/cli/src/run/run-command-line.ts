@@ -471,12 +471,41 @@ async function runClaimed(run: PreparedRun, options: RunOptions, io: Io): Promis
   try {
     const result = await runReporting(options, io, true)
     if (typeof result === 'number') return result
-    succeeded = result.exitCode === 0
+    succeeded = result.exitCode === 0 && result.interrupted === undefined
+    const vanished = succeeded ? asides.filter(({ target }) => !exists(target)) : []
+    if (vanished.length > 0) return noteVanished(run, vanished, result, io)
     return await storeRun(run, result, clock, options, io)
   } finally {
-    if (succeeded) for (const { aside } of asides) rmSync(aside, { recursive: true, force: true })
-    else putBack(asides)
+    // After a success, an output the command did not write again gets its old copy back (see
+    // noteVanished); the others are the command's, and their old copies go.
+    for (const { target, aside } of asides) {
+      if (succeeded && exists(target)) rmSync(aside, { recursive: true, force: true })
+      else putBack([{ target, aside }])
+    }
   }
+}
+
+/**
+ * A command that succeeded without writing a declared output that existed before it ran: a tool
+ * that keeps its state outside the declared outputs (tsc's `incremental` with a tsBuildInfoFile
+ * elsewhere) believes the outputs are up to date and writes nothing. The moved-aside copy is
+ * put back (the caller does), nothing is stored, and the fix is named.
+ */
+function noteVanished(
+  run: PreparedRun,
+  vanished: readonly MovedAside[],
+  result: CommandResult,
+  io: Io,
+): number {
+  const names = vanished.map(
+    ({ target }) => run.outputs.find((output) => output.absolute === target)?.path ?? target,
+  )
+  note(
+    io,
+    false,
+    `miss ${shortKey(run.key)} (not stored: the command succeeded but did not write the declared output ${names.map((name) => JSON.stringify(name)).join(', ')}, which existed before it ran; put it back as it was. A tool that keeps state outside its outputs thinks they are up to date: declare the tool's state file (e.g. .cache/tsbuildinfo) as an output, or use --keep-outputs)`,
+  )
+  return result.exitCode
 }
 
 /** After a miss: stores what the command wrote, if it succeeded; resolves to its exit code. */
@@ -488,6 +517,10 @@ async function storeRun(
   io: Io,
 ): Promise<number> {
   const key8 = shortKey(run.key)
+  if (result.interrupted !== undefined) {
+    note(io, options.quiet, `miss ${key8} (interrupted by ${result.interrupted}; not cached)`)
+    return result.exitCode
+  }
   if (result.exitCode !== 0) {
     note(io, options.quiet, `miss ${key8} (the command exited with ${result.exitCode}; not cached)`)
     return result.exitCode
@@ -670,7 +703,7 @@ interface MovedAside {
 
 /**
  * Renames every declared output that exists to a hidden name beside it
- * (`.<name>.cairn-verify-…`, on the same filesystem, skipped by `*` globs). If one cannot be
+ * (`.<name>.cairn-aside-…`, on the same filesystem, skipped by `*` globs). If one cannot be
  * moved, those already moved are put back and the error is thrown: the tree is as it was.
  */
 function moveOutputsAside(outputs: readonly DeclaredOutput[]): MovedAside[] {

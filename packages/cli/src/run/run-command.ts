@@ -34,6 +34,12 @@ export interface CommandResult {
   unread: boolean
   /** How long the command ran, until it exited (not until its pipes closed). */
   ms: number
+  /**
+   * The stop signal cairn received and passed on to the command while it ran, if any. The run
+   * then counts as failed, with exit code 128 + n, whatever the command exited with: a command
+   * that traps SIGINT and exits 0 has not finished its work, and its outputs must not be cached.
+   */
+  interrupted?: NodeJS.Signals
 }
 
 /** The command could not be started at all: not found, not executable. */
@@ -80,7 +86,10 @@ export function runCommand(
   })
   const stdout = child.stdout ? tee(child.stdout, io.stdout, capture) : undefined
   const stderr = child.stderr ? tee(child.stderr, io.stderr, capture) : undefined
-  const stopForwarding = forwardSignals(child)
+  let interrupted: NodeJS.Signals | undefined
+  const stopForwarding = forwardSignals(child, (signal) => {
+    interrupted ??= signal
+  })
 
   return new Promise((resolve, reject) => {
     let exited: { exitCode: number; ms: number } | undefined
@@ -93,7 +102,8 @@ export function runCommand(
       stopForwarding()
       const streams = [stdout, stderr].flatMap((stream) => (stream === undefined ? [] : [stream]))
       resolve({
-        exitCode: exited.exitCode,
+        exitCode: interrupted === undefined ? exited.exitCode : 128 + (constants.signals[interrupted] ?? 0),
+        ...(interrupted === undefined ? {} : { interrupted }),
         stdout: stdout?.captured() ?? Buffer.alloc(0),
         stderr: stderr?.captured() ?? Buffer.alloc(0),
         truncated: streams.some((stream) => stream.truncated()),
@@ -166,11 +176,17 @@ function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean) {
   }
 }
 
-/** Forwards stop signals to the child while it runs; returns the function that stops doing so. */
-function forwardSignals(child: ChildProcess): () => void {
+/**
+ * Forwards stop signals to the child while it runs, telling `forwarded` about each; returns the
+ * function that stops doing so.
+ */
+function forwardSignals(child: ChildProcess, forwarded: (signal: NodeJS.Signals) => void): () => void {
   const handlers = FORWARDED_SIGNALS.map((signal) => {
     const handler = () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      if (child.exitCode === null && child.signalCode === null) {
+        forwarded(signal)
+        child.kill(signal)
+      }
     }
     process.on(signal, handler)
     return [signal, handler] as const
