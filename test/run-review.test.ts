@@ -197,3 +197,52 @@ outputs(
 )
 
 outputs.run()
+
+const small = suite('cairn run review: small things')
+small.after(removeTempDirs)
+
+small(
+  '--explain compares only with the same command in the same directory; else says there is nothing',
+  async () => {
+    const base = tempDir('cairn-run-review-')
+    const store = join(base, 'store')
+    const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+    const flags = ['--explain', '--inputs', 'src', '--outputs', 'dist']
+    const other = await runStep(repo, store, flags, 'mkdir -p dist && echo other > dist/a.js')
+    assert.is(outcomeOf(other), 'miss', other.stderr)
+    const mine = await runStep(repo, store, flags, 'mkdir -p dist && echo mine > dist/a.js')
+    assert.is(mine.code, 0, mine.stderr)
+    assert.match(mine.stderr, /nothing to compare with/)
+    assert.not.match(mine.stderr, /command changed/)
+  },
+)
+
+small('CAIRN_DISABLE=1 --explain says the cache is disabled', async () => {
+  const base = tempDir('cairn-run-review-')
+  const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+  const result = await runStep(
+    repo,
+    join(base, 'store'),
+    ['--explain', '--inputs', 'src', '--outputs', 'dist'],
+    BUILD,
+    {
+      CAIRN_DISABLE: '1',
+    },
+  )
+  assert.is(result.code, 0, result.stderr)
+  assert.match(result.stderr, /the cache is disabled/)
+})
+
+small('the run lines give sizes in the unit their magnitude calls for', async () => {
+  const base = tempDir('cairn-run-review-')
+  const store = join(base, 'store')
+  const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+  const flags = ['--inputs', 'src', '--outputs', 'dist']
+  const script = 'mkdir -p dist && printf 12345 > dist/a.js'
+  const miss = await runStep(repo, store, flags, script)
+  assert.match(miss.stderr, /stored 1 file, 5 B in/)
+  const hit = await runStep(repo, store, flags, script)
+  assert.match(hit.stderr, /restored 1 file, 5 B in/)
+})
+
+small.run()

@@ -15,7 +15,7 @@ import {
   storeFlag,
 } from '../common-options.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
-import { counted, duration, megabytes, shortKey, toPosixPath } from '../format.js'
+import { counted, duration, humanBytes, shortKey, toPosixPath } from '../format.js'
 import { envFlag, type Io, note, writeLine } from '../io.js'
 import { closeStore, openStoreForWriting } from '../open-store.js'
 import { isUsageError } from '../report-error.js'
@@ -139,7 +139,11 @@ Exit codes: the command's (128 + n if killed by signal n; 127 if it cannot be st
 
 async function run(argv: string[], io: Io): Promise<number> {
   const options = parseRunOptions(argv)
-  if (envFlag(io.env, 'CAIRN_DISABLE')) return runWithoutCache(options, io)
+  if (envFlag(io.env, 'CAIRN_DISABLE')) {
+    if (options.explain)
+      note(io, false, 'explain: the cache is disabled (CAIRN_DISABLE=1): no key, running the command')
+    return runWithoutCache(options, io)
+  }
 
   let prepared: PreparedRun
   try {
@@ -422,7 +426,7 @@ function noteHit(
   note(
     io,
     options.quiet,
-    `hit ${shortKey(run.key)} (restored ${counted(restored.files, 'file')}, ${megabytes(restored.bytes)} in ${ms} ms)`,
+    `hit ${shortKey(run.key)} (restored ${counted(restored.files, 'file')}, ${humanBytes(restored.bytes)} in ${ms} ms)`,
   )
 }
 
@@ -566,7 +570,7 @@ async function storeRun(
     })
     const ms = Math.round(performance.now() - started)
     const what = put.published
-      ? `stored ${counted(files, 'file')}, ${megabytes(bytes)} in ${ms} ms`
+      ? `stored ${counted(files, 'file')}, ${humanBytes(bytes)} in ${ms} ms`
       : 'not stored: another run stored this key first, and its copy was kept'
     note(io, options.quiet, `miss ${key8} (${what}; the command took ${duration(result.ms)})`)
   } catch (error) {
