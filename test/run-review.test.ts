@@ -1,13 +1,13 @@
 // Review of issue 18's `cairn run`: defects an adversarial reviewer found, each with real
 // processes and real git repositories.
 
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { CAIRN_BIN, type CliResult } from './fixtures/cli-harness.js'
+import { CAIRN_BIN, type CliResult, cairn } from './fixtures/cli-harness.js'
 import { gitRepository, outcomeOf, runStep, writeFiles } from './fixtures/run-project.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
 
@@ -246,3 +246,52 @@ small('the run lines give sizes in the unit their magnitude calls for', async ()
 })
 
 small.run()
+
+const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0
+
+const colours = suite('cairn run review: colours on a miss')
+colours.after(removeTempDirs)
+
+colours(
+  'on a miss with a terminal on stderr, stdout redirected to a file gets no ANSI; the store keeps them',
+  async () => {
+    if (!HAS_SCRIPT) {
+      console.log('  (skipped: script(1) is not installed)')
+      return
+    }
+    const base = tempDir('cairn-run-review-')
+    const store = join(base, 'store')
+    const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+    // A sequence cut in two by a pause between writes must be stripped whole.
+    const step = `mkdir -p dist; printf '\\033['; sleep 0.1; printf '31mred\\033[0m\\n'; printf '\\033[32mgreen\\033[0m\\n' >&2`
+    const args = ['run', '--store', store, '--inputs', 'src', '--outputs', 'dist', '--', 'sh', '-c', step]
+    const quoted = [process.execPath, CAIRN_BIN, ...args]
+      .map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`)
+      .join(' ')
+    const env: NodeJS.ProcessEnv = {}
+    for (const [name, value] of Object.entries(process.env)) {
+      if (!name.startsWith('CAIRN_') && name !== 'FORCE_COLOR' && name !== 'CLICOLOR_FORCE') env[name] = value
+    }
+    const onTerminal = spawnSync('script', ['-q', '-e', '-c', `${quoted} > miss.txt`, '/dev/null'], {
+      cwd: repo,
+      env,
+      encoding: 'utf8',
+    })
+    assert.is(onTerminal.status, 0, onTerminal.stdout)
+    assert.match(onTerminal.stdout, /cairn: miss/)
+    assert.ok(onTerminal.stdout.includes('\x1b[32mgreen'), JSON.stringify(onTerminal.stdout))
+    assert.is(readFileSync(join(repo, 'miss.txt'), 'utf8'), 'red\n')
+    // Stored as captured: a hit replays the colours to a terminal.
+    const hit = spawnSync('script', ['-q', '-e', '-c', quoted, '/dev/null'], {
+      cwd: repo,
+      env,
+      encoding: 'utf8',
+    })
+    assert.match(hit.stdout, /cairn: hit/)
+    assert.ok(hit.stdout.includes('\x1b[31mred\x1b[0m'), JSON.stringify(hit.stdout))
+    const piped = await cairn(args, { cwd: repo })
+    assert.is(piped.stdout, 'red\n')
+  },
+)
+
+colours.run()

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import type { Readable } from 'node:stream'
 import type { Io } from '../io.js'
+import { ansiStripper, isTerminal } from './terminal.js'
 
 /**
  * The most of stdout (and, separately, of stderr) kept in memory to be cached. A command that
@@ -84,8 +85,12 @@ export function runCommand(
       inherit(io.stderr, process.stderr) ? 'inherit' : 'pipe',
     ],
   })
-  const stdout = child.stdout ? tee(child.stdout, io.stdout, capture) : undefined
-  const stderr = child.stderr ? tee(child.stderr, io.stderr, capture) : undefined
+  // Colours cairn asked for (commandEnv: one of its streams is a terminal) are stripped from
+  // the other stream when it is not one (a log file), as a hit's replay strips them.
+  const coloured = capture && (isTerminal(io.stdout) || isTerminal(io.stderr))
+  const strip = (out: NodeJS.WritableStream) => coloured && !isTerminal(out)
+  const stdout = child.stdout ? tee(child.stdout, io.stdout, capture, strip(io.stdout)) : undefined
+  const stderr = child.stderr ? tee(child.stderr, io.stderr, capture, strip(io.stderr)) : undefined
   let interrupted: NodeJS.Signals | undefined
   const stopForwarding = forwardSignals(child, (signal) => {
     interrupted ??= signal
@@ -141,16 +146,20 @@ export function runCommand(
 }
 
 /**
- * Passes a child's output on to `out` and, with `capture`, keeps up to CAPTURE_MAX_BYTES of it.
+ * Passes a child's output on to `out` (without ANSI sequences with `strip`) and, with `capture`,
+ * keeps up to CAPTURE_MAX_BYTES of it as the command wrote it.
  * `unread()` is true while the source is not at its end and has bytes waiting or is paused by
  * `out`'s backpressure: then some of what the command wrote may not have been read yet.
  */
-function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean) {
+function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean, strip: boolean) {
   const chunks: Buffer[] = []
   let size = 0
   let over = false
   let capturing = capture
-  source.pipe(out, { end: false })
+  // With `strip`, what goes on to `out` loses ANSI sequences; the capture keeps them.
+  const stripper = strip ? ansiStripper() : undefined
+  if (stripper === undefined) source.pipe(out, { end: false })
+  else source.pipe(stripper).pipe(out, { end: false })
   if (capture) {
     source.on('data', (chunk: Buffer) => {
       if (over || !capturing) return
@@ -170,7 +179,12 @@ function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean) {
     release: () => {
       capturing = false
       if (source.readableEnded) return
-      source.unpipe(out)
+      if (stripper === undefined) source.unpipe(out)
+      else {
+        source.unpipe(stripper)
+        stripper.unpipe(out)
+        stripper.destroy()
+      }
       source.destroy()
     },
   }
