@@ -295,3 +295,126 @@ colours(
 )
 
 colours.run()
+
+const stops = suite('cairn run review: stopping cairn')
+stops.after(removeTempDirs)
+
+/** Hidden copies cairn left beside dist (staging, moved aside, its claim). */
+function besideDist(repo: string): string[] {
+  return readdirSync(repo).filter((name) => name.startsWith('.dist.cairn-'))
+}
+
+/** A step writing `mib` MiB into dist (random bytes: nothing to share), then exiting. */
+function bigStep(mib: number): string {
+  return `echo $$ > pid; mkdir -p dist && head -c ${mib * 1024 * 1024} /dev/urandom > dist/big.bin && echo x > ran`
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+stops('SIGINT while a hit restores: no staging copy is left, exit 130', async () => {
+  const base = tempDir('cairn-run-review-')
+  const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+  // The restore must still be running when the staging copy is seen: grow it until it is.
+  for (let mib = 32; ; mib *= 2) {
+    const store = join(base, `store-${mib}`)
+    const flags = ['--inputs', 'src', '--outputs', 'dist']
+    const miss = await runStep(repo, store, flags, bigStep(mib))
+    assert.is(outcomeOf(miss), 'miss', miss.stderr)
+    const { child, done } = startStep(repo, store, flags, bigStep(mib))
+    let ended = false
+    void done.then(() => {
+      ended = true
+    })
+    await until(() => ended || besideDist(repo).some((name) => name.includes('cairn-stage-')))
+    if (ended) {
+      assert.ok(mib < 1024, 'the restore was never seen running')
+      continue
+    }
+    child.kill('SIGINT')
+    const result = await done
+    assert.is(result.code, 130, result.stderr)
+    assert.equal(besideDist(repo), [])
+    return
+  }
+})
+
+stops('SIGINT while a miss stores: nothing is left beside the outputs, exit 130', async () => {
+  const base = tempDir('cairn-run-review-')
+  const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+  for (let mib = 32; ; mib *= 2) {
+    writeFiles(repo, { 'dist/old.js': 'old' })
+    const { child, done } = startStep(
+      repo,
+      join(base, `store-${mib}`),
+      ['--inputs', 'src', '--outputs', 'dist'],
+      bigStep(mib),
+    )
+    let ended = false
+    void done.then(() => {
+      ended = true
+    })
+    await until(() => ended || existsSync(join(repo, 'ran')))
+    const pid = Number(readFileSync(join(repo, 'pid'), 'utf8'))
+    // The command has exited: cairn reads the outputs and copies them into the store.
+    await until(() => ended || !isAlive(pid))
+    if (ended) {
+      assert.ok(mib < 1024, 'the store phase was never reached')
+      continue
+    }
+    child.kill('SIGINT')
+    const result = await done
+    assert.is(result.code, 130, result.stderr)
+    if (result.stderr.includes('cairn: miss')) {
+      // It had finished storing before the signal came: try with more to store.
+      assert.ok(mib < 1024, 'the store phase was never caught')
+      continue
+    }
+    assert.equal(besideDist(repo), [])
+    assert.ok(existsSync(join(repo, 'dist')))
+    return
+  }
+})
+
+stops(
+  'after a miss was killed (SIGKILL), the next run takes over its claim and puts back what it moved aside',
+  async () => {
+    const base = tempDir('cairn-run-review-')
+    const store = join(base, 'store')
+    const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
+    writeFiles(repo, { 'dist/old.js': 'old' })
+    const flags = ['--inputs', 'src', '--outputs', 'dist']
+    const { child, done } = startStep(repo, store, flags, 'touch started; while :; do sleep 0.05; done')
+    await until(() => existsSync(join(repo, 'started')))
+    child.kill('SIGKILL')
+    await done
+    assert.ok(
+      besideDist(repo).some((name) => name.includes('cairn-aside-')),
+      besideDist(repo).join(' '),
+    )
+    assert.not.ok(existsSync(join(repo, 'dist')))
+    // The next run of another step in the same place finds the stale claim: it puts dist back
+    // before moving it aside itself, and its command sees no stale copy.
+    const next = await runStep(
+      repo,
+      store,
+      ['--explain', ...flags],
+      '[ ! -e dist ] && mkdir dist && echo new > dist/new.js',
+    )
+    assert.is(next.code, 0, next.stderr)
+    assert.match(
+      next.stderr,
+      /died here; cleaned up what it left: put \.dist\.cairn-aside-[0-9a-f]+ back as dist/,
+    )
+    assert.equal(besideDist(repo), [])
+    assert.equal(readdirSync(join(repo, 'dist')), ['new.js'])
+  },
+)
+
+stops.run()

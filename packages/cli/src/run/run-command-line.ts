@@ -27,6 +27,7 @@ import { type DeclaredOutput, declareOutputs } from './declared-outputs.js'
 import { describeKey, explainMiss, findPreviousRun } from './explain.js'
 import { compareStrings, expandInputs } from './input-files.js'
 import { encodeManifest, parseManifest, type RecordedKey, type RunManifest } from './manifest.js'
+import { onStop } from './on-stop.js'
 import { findProjectRoot } from './project-root.js'
 import { relocatable } from './relocatable.js'
 import { removeDamagedBlob } from './remove-damaged.js'
@@ -448,7 +449,9 @@ async function prefetch(run: PreparedRun, manifest: RunManifest): Promise<void> 
  * stay for the command, and files it did not write during this run are named.
  */
 async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promise<number> {
-  const release = claimOutputs(run.outputs)
+  const release = claimOutputs(run.outputs, (cleaned) =>
+    note(io, false, `a cairn run of this step died here; cleaned up what it left: ${cleaned.join(', ')}`),
+  )
   if (release === 'busy') {
     // Another miss of this step runs in this checkout: leave its outputs alone, store nothing.
     const result = await runReporting(options, io, false)
@@ -461,31 +464,46 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
     return code
   }
   try {
-    return await runClaimed(run, options, io)
+    return await runClaimed(run, options, io, release)
   } finally {
     release()
   }
 }
 
 /** {@link runAndStore} once the outputs are claimed. */
-async function runClaimed(run: PreparedRun, options: RunOptions, io: Io): Promise<number> {
+async function runClaimed(
+  run: PreparedRun,
+  options: RunOptions,
+  io: Io,
+  release: () => void,
+): Promise<number> {
   const asides = options.keepOutputs ? [] : moveOutputsAside(run.outputs)
   const clock = options.keepOutputs ? fileClock(run.outputs) : undefined
   let succeeded = false
-  try {
-    const result = await runReporting(options, io, true)
-    if (typeof result === 'number') return result
-    succeeded = result.exitCode === 0 && result.interrupted === undefined
-    const vanished = succeeded ? asides.filter(({ target }) => !exists(target)) : []
-    if (vanished.length > 0) return noteVanished(run, vanished, result, io)
-    return await storeRun(run, result, clock, options, io)
-  } finally {
-    // After a success, an output the command did not write again gets its old copy back (see
-    // noteVanished); the others are the command's, and their old copies go.
+  // After a success, an output the command did not write again gets its old copy back (see
+  // noteVanished); the others are the command's, and their old copies go.
+  const settle = () => {
     for (const { target, aside } of asides) {
       if (succeeded && exists(target)) rmSync(aside, { recursive: true, force: true })
       else putBack([{ target, aside }])
     }
+  }
+  let unguard = () => {}
+  try {
+    const result = await runReporting(options, io, true)
+    if (typeof result === 'number') return result
+    succeeded = result.exitCode === 0 && result.interrupted === undefined
+    // Stopped while storing: the outputs stay as the command wrote them, with nothing left beside.
+    unguard = onStop(() => {
+      settle()
+      release()
+    })
+    const vanished = succeeded ? asides.filter(({ target }) => !exists(target)) : []
+    if (vanished.length > 0) return noteVanished(run, vanished, result, io)
+    return await storeRun(run, result, clock, options, io)
+  } finally {
+    unguard()
+    settle()
   }
 }
 

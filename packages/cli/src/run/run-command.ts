@@ -197,10 +197,9 @@ function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean, str
 function forwardSignals(child: ChildProcess, forwarded: (signal: NodeJS.Signals) => void): () => void {
   const handlers = FORWARDED_SIGNALS.map((signal) => {
     const handler = () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        forwarded(signal)
-        child.kill(signal)
-      }
+      // Also after the command exited, while its output is read: the run counts as stopped.
+      forwarded(signal)
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     }
     process.on(signal, handler)
     return [signal, handler] as const
