@@ -2,13 +2,13 @@
 // processes and real git repositories.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { CAIRN_BIN, type CliResult, cairn } from './fixtures/cli-harness.js'
-import { gitRepository, outcomeOf, runStep, writeFiles } from './fixtures/run-project.js'
+import { git, gitRepository, outcomeOf, runStep, writeFiles } from './fixtures/run-project.js'
 import { removeTempDirs, tempDir } from './helpers/processes.js'
 
 const BUILD = 'mkdir -p dist && touch dist/done'
@@ -370,12 +370,12 @@ stops('SIGINT while a miss stores: nothing is left beside the outputs, exit 130'
     }
     child.kill('SIGINT')
     const result = await done
-    assert.is(result.code, 130, result.stderr)
     if (result.stderr.includes('cairn: miss')) {
       // It had finished storing before the signal came: try with more to store.
       assert.ok(mib < 1024, 'the store phase was never caught')
       continue
     }
+    assert.is(result.code, 130, result.stderr)
     assert.equal(besideDist(repo), [])
     assert.ok(existsSync(join(repo, 'dist')))
     return
@@ -418,3 +418,71 @@ stops(
 )
 
 stops.run()
+
+const ignores = suite('cairn run review: what git ignores, when git cannot answer for every input')
+ignores.after(removeTempDirs)
+
+ignores('an input under a symlinked directory does not make every ignored file count', async () => {
+  const base = tempDir('cairn-run-review-')
+  const repo = gitRepository(join(base, 'repo'), { '.gitignore': '*.log\n', 'src/a.ts': 'a' })
+  writeFiles(repo, { 'src/debug.log': 'x' })
+  writeFiles(base, { 'shared/b.ts': 'b' })
+  symlinkSync(join(base, 'shared'), join(repo, 'linked'))
+  const result = await runStep(
+    repo,
+    join(base, 'store'),
+    ['--explain', '--inputs', 'src', 'linked', '--outputs', 'dist'],
+    BUILD,
+  )
+  assert.is(result.code, 0, result.stderr)
+  assert.equal(inputsOf(result.stderr), ['linked/b.ts', 'src/a.ts'])
+  assert.not.match(result.stderr, /cannot ask git/)
+})
+
+ignores('an input in a submodule does not make every ignored file count', async () => {
+  const base = tempDir('cairn-run-review-')
+  const sub = gitRepository(join(base, 'sub'), { 'lib.ts': 'lib' })
+  const repo = gitRepository(join(base, 'repo'), { '.gitignore': '*.log\n', 'src/a.ts': 'a' })
+  git(repo, '-c', 'protocol.file.allow=always', 'submodule', 'add', '-q', sub, 'vendor/sub')
+  writeFiles(repo, { 'src/debug.log': 'x' })
+  const result = await runStep(
+    repo,
+    join(base, 'store'),
+    ['--explain', '--inputs', 'src', 'vendor/sub/lib.ts', '--outputs', 'dist'],
+    BUILD,
+  )
+  assert.is(result.code, 0, result.stderr)
+  assert.equal(inputsOf(result.stderr), ['src/a.ts', 'vendor/sub/lib.ts'])
+  assert.not.match(result.stderr, /cannot ask git/)
+})
+
+ignores(
+  "a checkout git refuses (owned by another user) gets one warning line naming git's error",
+  async () => {
+    if (process.getuid?.() !== 0) {
+      console.log('  (skipped: needs root to give the checkout to another user)')
+      return
+    }
+    const base = tempDir('cairn-run-review-')
+    const repo = gitRepository(join(base, 'repo'), { '.gitignore': '*.log\n', 'src/a.ts': 'a' })
+    writeFiles(repo, { 'src/debug.log': 'x' })
+    mkdirSync(join(repo, 'dist'))
+    chownSync(repo, 4242, 4242)
+    const result = await runStep(
+      repo,
+      join(base, 'store'),
+      ['--explain', '--inputs', 'src', '--outputs', 'dist'],
+      BUILD,
+      {
+        HOME: base,
+        GIT_CONFIG_NOSYSTEM: '1',
+      },
+    )
+    assert.is(result.code, 0, result.stderr)
+    const warnings = result.stderr.split('\n').filter((line) => line.includes('cannot ask git'))
+    assert.is(warnings.length, 1, result.stderr)
+    assert.match(warnings[0] as string, /dubious ownership/)
+  },
+)
+
+ignores.run()

@@ -26,6 +26,8 @@ export interface ExpandOptions {
   exclude: readonly string[]
   /** Whether files git ignores are left out (the default; `--no-gitignore` turns it off). */
   gitignore: boolean
+  /** Told, in one line, when git is there but cannot say which files it ignores. */
+  warn?: (message: string) => void
 }
 
 /** Never entered by a `*`, a `**` or a directory pattern unless a pattern names it. */
@@ -93,7 +95,7 @@ export async function expandInputs(
     if (files.length === 0 && !options.allowEmpty) throw matchesNothing(pattern, matches.length, options)
   }
   const all = [...new Set([...matchedBy.values()].flat())]
-  const ignored = options.gitignore ? gitIgnored(options.root, all) : new Set<string>()
+  const ignored = options.gitignore ? gitIgnored(options.root, all, options.warn) : new Set<string>()
   for (const [pattern, files] of matchedBy) {
     const kept = files.filter((absolute) => !ignored.has(absolute))
     if (kept.length === 0 && files.length > 0 && !options.allowEmpty) {

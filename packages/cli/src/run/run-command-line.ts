@@ -289,6 +289,7 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
       allowEmpty: options.allowEmpty,
       exclude: [...outputs.map((output) => output.absolute), storeDir],
       gitignore: options.gitignore,
+      warn: (message) => note(io, false, message),
     })
   } catch (error) {
     if (error instanceof UsageError) throw new UsageError(error.message, usage)
