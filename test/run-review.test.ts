@@ -2,7 +2,7 @@
 // processes and real git repositories.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { suite } from 'uvu'
@@ -349,6 +349,10 @@ stops('SIGINT while a miss stores: nothing is left beside the outputs, exit 130'
   const base = tempDir('cairn-run-review-')
   const repo = gitRepository(join(base, 'repo'), { 'src/a.ts': 'one' })
   for (let mib = 32; ; mib *= 2) {
+    // Each try starts from what the first one found (a retry must not see the last try's marks).
+    rmSync(join(repo, 'ran'), { force: true })
+    rmSync(join(repo, 'pid'), { force: true })
+    rmSync(join(repo, 'dist'), { recursive: true, force: true })
     writeFiles(repo, { 'dist/old.js': 'old' })
     const { child, done } = startStep(
       repo,

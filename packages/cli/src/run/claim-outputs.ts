@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { errnoOf } from '@cairn/store/protocol'
 import type { DeclaredOutput } from './declared-outputs.js'
@@ -38,11 +38,26 @@ export function claimOutputs(
     } catch (error) {
       if (errnoOf(error) !== 'EEXIST') return () => {}
     }
-    const pid = Number(holder(path))
+    const held = holder(path)
+    // Empty: its creator has not written its pid yet (create and write are two steps), unless
+    // it died in between long ago. Taking it over would let two misses move each other's outputs.
+    if (held === '' && !olderThan(path, EMPTY_CLAIM_MS)) return 'busy'
+    const pid = Number(held)
     if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) return 'busy'
     rmSync(path, { force: true })
   }
   return 'busy'
+}
+
+/** How old an empty claim must be to count as left by a process that died before writing it. */
+const EMPTY_CLAIM_MS = 10_000
+
+function olderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms
+  } catch {
+    return true
+  }
 }
 
 function holder(path: string): string | undefined {
