@@ -60,7 +60,7 @@ basics(
     const miss = await run()
     const key8 = expectOutcome(miss, 'miss')
     assert.is(runs(), 1)
-    assert.match(miss.stderr, /^cairn: miss [0-9a-f]{8} \(stored 5 files, [\d.]+ MiB in \d+ ms/m)
+    assert.match(miss.stderr, /^cairn: miss [0-9a-f]{8} \(stored 5 files, [\d.]+ (?:B|KiB|MiB) in \d+ ms/m)
     assert.is(miss.stdout, 'built 2 sources (plain)\n')
     assert.ok(miss.stderr.startsWith('note: args were []\n'), miss.stderr)
     const built = snapshot(project, BUILD_OUTPUTS)
@@ -70,7 +70,7 @@ basics(
     const hit = await run()
     assert.is(expectOutcome(hit, 'hit'), key8)
     assert.is(runs(), 1, 'the command did not run again')
-    assert.match(hit.stderr, /^cairn: hit [0-9a-f]{8} \(restored 5 files, [\d.]+ MiB in \d+ ms\)$/m)
+    assert.match(hit.stderr, /^cairn: hit [0-9a-f]{8} \(restored 5 files, [\d.]+ (?:B|KiB|MiB) in \d+ ms\)$/m)
     assert.is(hit.stdout, miss.stdout, 'stdout is replayed')
     assert.is(
       hit.stderr.replace(/^cairn: .*\n/m, ''),

@@ -136,7 +136,7 @@ small(
       'mkdir -p out && head -c 300000 /dev/zero > out/big.bin',
     )
     assert.is(outcomeOf(miss), 'miss', miss.stderr)
-    assert.match(miss.stderr, /MiB in/)
+    assert.match(miss.stderr, / (?:B|KiB|MiB) in/)
     const stats = await cairn(['stats', '--store', store])
     assert.is(stats.code, 0, stats.stderr)
     assert.match(stats.stdout, /KiB/)

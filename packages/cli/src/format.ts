@@ -15,18 +15,14 @@ export function counted(count: number, singular: string, plural = `${singular}s`
   return `${count} ${count === 1 ? singular : plural}`
 }
 
-/**
- * Bytes as binary megabytes with two decimals (`0.01 MiB`, `10.49 MiB`), as the run lines show.
- * Every size cairn prints is in binary units (KiB, MiB: powers of 1024), as `cairn gc` prints
- * them, so the same store never reads as kB in one command and KiB in another.
- */
-export function megabytes(bytes: number): string {
-  return `${(bytes / 1024 ** 2).toFixed(2)} MiB`
-}
-
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
 
-/** Bytes in the largest fitting binary unit, for listings: `512 B`, `4.0 KiB`, `12.3 MiB`. */
+/**
+ * Bytes in the largest fitting binary unit: `512 B`, `4.0 KiB`, `12.3 MiB`. Every size cairn
+ * prints is in binary units (powers of 1024), as `cairn gc` prints them, so the same store never
+ * reads as kB in one command and KiB in another; and in the unit its magnitude calls for, so a
+ * run of two small files does not read "0.00 MiB".
+ */
 export function humanBytes(bytes: number): string {
   let value = bytes
   let unit = 0

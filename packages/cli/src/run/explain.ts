@@ -23,14 +23,13 @@ export interface PreviousRun {
   key: string
   time: Date
   parts: RecordedKey | undefined
-  /** True when it ran the same command line; false when only the directory is the same. */
-  sameCommand: boolean
 }
 
 /**
  * The last run stored of the same command line in the same working directory (relative to the
- * root), found by the metadata every run manifest carries; else the last run stored in that
- * directory; undefined if none. Only that one manifest is read (reading it counts as a use).
+ * root), found by the metadata every run manifest carries; undefined if none. Another command's
+ * run in that directory is not a fallback: its differences would explain nothing about this
+ * step's miss. Only that one manifest is read (reading it counts as a use).
  */
 export async function findPreviousRun(
   store: CacheStore,
@@ -38,15 +37,11 @@ export async function findPreviousRun(
   cwd: string,
 ): Promise<PreviousRun | undefined> {
   const line = runMetadata(command, cwd, 0, 0).command
-  let best: { key: string; time: Date; sameCommand: boolean } | undefined
+  let best: { key: string; time: Date } | undefined
   for await (const info of store.entries()) {
-    if (runCwdOf(info.metadata) !== cwd) continue
-    const sameCommand = runCommandOf(info.metadata) === line
-    const better =
-      best === undefined ||
-      (sameCommand && !best.sameCommand) ||
-      (sameCommand === best.sameCommand && info.time.getTime() > best.time.getTime())
-    if (better) best = { key: info.key, time: info.time, sameCommand }
+    if (runCwdOf(info.metadata) !== cwd || runCommandOf(info.metadata) !== line) continue
+    if (best === undefined || info.time.getTime() > best.time.getTime())
+      best = { key: info.key, time: info.time }
   }
   if (best === undefined) return undefined
   const entry = await store.get(best.key)
@@ -92,11 +87,10 @@ export function keyDifferences(before: RecordedKey, now: RecordedKey): string[] 
 
 /** The lines `--explain` prints on a miss, after the key's parts. */
 export function explainMiss(now: RecordedKey, previous: PreviousRun | undefined): string[] {
-  if (previous === undefined) return ['no earlier run in this directory is stored: nothing to compare with']
-  const what = previous.sameCommand
-    ? 'the same command in this directory'
-    : 'this directory (another command)'
-  const head = `compared with the last stored run of ${what}, ${shortKey(previous.key)} (${previous.time.toISOString()}):`
+  if (previous === undefined) {
+    return ['no earlier run of the same command in this directory is stored: nothing to compare with']
+  }
+  const head = `compared with the last stored run of the same command in this directory, ${shortKey(previous.key)} (${previous.time.toISOString()}):`
   if (previous.parts === undefined) return [head, 'that run did not record its key parts (an older cairn)']
   const lines = keyDifferences(previous.parts, now)
   return [head, ...(lines.length > 0 ? lines : ['no recorded part differs (the key format changed)'])]

@@ -1,6 +1,6 @@
 import { type BigIntStats, lstatSync, realpathSync } from 'node:fs'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
-import { glob } from 'tinyglobby'
+import { escapePath, glob, isDynamicPattern } from 'tinyglobby'
 import { UsageError } from '../args.js'
 import { toPosixPath } from '../format.js'
 import { containsPath } from './contains-path.js'
@@ -31,6 +31,8 @@ export interface ExpandOptions {
   exclude: readonly string[]
   /** Whether files git ignores are left out (the default; `--no-gitignore` turns it off). */
   gitignore: boolean
+  /** Told, in one line, when git is there but cannot say which files it ignores. */
+  warn?: (message: string) => void
 }
 
 /** Never entered by a `*`, a `**` or a directory pattern unless a pattern names it. */
@@ -38,7 +40,8 @@ const NODE_MODULES = 'node_modules'
 
 /**
  * The files matched by `--inputs` patterns, sorted by their root-relative path, each once.
- * Patterns are tinyglobby globs relative to the working directory, with shell conventions:
+ * Patterns are tinyglobby globs relative to the working directory (rewritten relative to the
+ * project root and matched from there, so `../../**` and `../*\/src` work), with shell conventions:
  * `*` and `**` do not match names starting with a dot (name them explicitly), and a directory
  * stands for every file under it. Only files are inputs; symbolic links are followed. What is
  * left out:
@@ -63,7 +66,18 @@ export async function expandInputs(
   patterns: readonly string[],
   options: ExpandOptions,
 ): Promise<InputFile[]> {
-  const negated = patterns.filter((pattern) => pattern.startsWith('!')).map((pattern) => pattern.slice(1))
+  if (patterns.length > 0 && patterns.every((pattern) => pattern.startsWith('!'))) {
+    throw new UsageError(
+      `--inputs has only negated patterns (${patterns.map((pattern) => JSON.stringify(pattern)).join(', ')}): a !pattern leaves files out of the others; name the files to hash too (e.g. --inputs src '!src/a.ts').`,
+    )
+  }
+  const negated = patterns
+    .filter((pattern) => pattern.startsWith('!'))
+    .flatMap((pattern) => {
+      const rooted = fromRoot(pattern.slice(1), options)
+      // A negation outside the root cannot leave out any input: every input is inside it.
+      return rooted === undefined ? [] : [rooted]
+    })
   const realRoot = realOrSelf(options.root)
   const realDirs = new Map<string, string>()
   const lstats = new Map<string, BigIntStats | undefined>()
@@ -77,9 +91,12 @@ export async function expandInputs(
     if (pattern.startsWith('!')) continue
     const namesNodeModules = pattern.split(/[/\\]/).includes(NODE_MODULES)
     const ignore = namesNodeModules ? negated : [...negated, `**/${NODE_MODULES}/**`]
-    const matches = await glob(pattern, { cwd: options.cwd, onlyFiles: true, dot: false, ignore })
+    const rooted = fromRoot(pattern, options)
+    if (rooted === undefined)
+      throw outsideRoot(pattern, resolve(options.cwd, staticPrefix(pattern)), options.root)
+    const matches = await glob(rooted, { cwd: options.root, onlyFiles: true, dot: false, ignore })
     const files = matches
-      .map((match) => resolveMatch(options.cwd, match))
+      .map((match) => resolveMatch(options.root, match))
       .filter((absolute) => !options.exclude.some((excluded) => containsPath(excluded, absolute)))
       .filter(
         (absolute) =>
@@ -92,7 +109,7 @@ export async function expandInputs(
     if (files.length === 0 && !options.allowEmpty) throw matchesNothing(pattern, matches.length, options)
   }
   const all = [...new Set([...matchedBy.values()].flat())]
-  const ignored = options.gitignore ? gitIgnored(options.root, all) : new Set<string>()
+  const ignored = options.gitignore ? gitIgnored(options.root, all, options.warn) : new Set<string>()
   for (const [pattern, files] of matchedBy) {
     const kept = files.filter((absolute) => !ignored.has(absolute))
     if (kept.length === 0 && files.length > 0 && !options.allowEmpty) {
@@ -107,6 +124,41 @@ export async function expandInputs(
     }
   }
   return [...byPath.values()].sort((a, b) => compareStrings(a.path, b.path))
+}
+
+/**
+ * `pattern` (relative to the working directory) rewritten relative to the project root, to be
+ * globbed from there; undefined if its fixed leading part lies outside the root. Why: tinyglobby
+ * matches nothing under a `..` followed by a wildcard (`../../**` from packages/core matched only
+ * the root's own files, `../*\/src` missed the working directory's own src), so the key silently
+ * left out inputs and hits went stale. The leading segments without wildcards (`..` included)
+ * are resolved against the working directory; the rest of the pattern is kept as written.
+ */
+function fromRoot(pattern: string, options: { cwd: string; root: string }): string | undefined {
+  const prefix = staticPrefix(pattern)
+  const rest = pattern.slice(prefix.length).replace(/^[/\\]+/, '')
+  const base = relative(options.root, resolve(options.cwd, prefix))
+  if (
+    base === '..' ||
+    base.startsWith(`..${sep}`) ||
+    resolve(options.root, base) !== resolve(options.cwd, prefix)
+  ) {
+    return undefined
+  }
+  const escaped = base === '' ? '' : escapePath(toPosixPath(base))
+  if (rest === '') return escaped === '' ? '**' : escaped
+  return escaped === '' ? rest : `${escaped}/${rest}`
+}
+
+/** The leading path segments of `pattern` that hold no wildcard (`../..` of `../../**`). */
+function staticPrefix(pattern: string): string {
+  const segments = pattern.split(/(?<=[/\\])/)
+  let prefix = ''
+  for (const segment of segments) {
+    if (isDynamicPattern(segment.replace(/[/\\]$/, ''))) break
+    prefix += segment
+  }
+  return prefix
 }
 
 /**

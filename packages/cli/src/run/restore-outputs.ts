@@ -7,6 +7,7 @@ import type { Hasher } from '@cairn/hash'
 import type { CacheStore as Store } from '@cairn/remote'
 import { SMALL_FILE_BYTES } from './file-digest.js'
 import type { ManifestEntry, RunManifest } from './manifest.js'
+import { onStop } from './on-stop.js'
 import { replacePath, siblingName } from './replace-path.js'
 
 /** What a hit restored. */
@@ -51,6 +52,10 @@ export async function restoreOutputs(
   cwd: string,
 ): Promise<RestoreOutcome> {
   const staged = new Map<string, string>()
+  const removeStaged = () => {
+    for (const stage of staged.values()) rmSync(stage, { recursive: true, force: true })
+  }
+  const unguard = onStop(removeStaged)
   try {
     for (const output of manifest.outputs) {
       const target = resolve(cwd, output)
@@ -98,7 +103,8 @@ export async function restoreOutputs(
     }
     return { files: files.length, bytes: files.reduce((sum, file) => sum + file.size, 0) }
   } finally {
-    for (const stage of staged.values()) rmSync(stage, { recursive: true, force: true })
+    unguard()
+    removeStaged()
   }
 }
 

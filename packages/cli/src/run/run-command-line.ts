@@ -15,7 +15,7 @@ import {
   storeFlag,
 } from '../common-options.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
-import { counted, duration, megabytes, shortKey, toPosixPath } from '../format.js'
+import { counted, duration, humanBytes, shortKey, toPosixPath } from '../format.js'
 import { envFlag, type Io, note, writeLine } from '../io.js'
 import { closeStore, openStoreForWriting } from '../open-store.js'
 import { isUsageError } from '../report-error.js'
@@ -27,6 +27,7 @@ import { type DeclaredOutput, declareOutputs } from './declared-outputs.js'
 import { describeKey, explainMiss, findPreviousRun } from './explain.js'
 import { compareStrings, expandInputs } from './input-files.js'
 import { encodeManifest, parseManifest, type RecordedKey, type RunManifest } from './manifest.js'
+import { onStop } from './on-stop.js'
 import { findProjectRoot } from './project-root.js'
 import { relocatable } from './relocatable.js'
 import { removeDamagedBlob } from './remove-damaged.js'
@@ -140,7 +141,11 @@ Exit codes: the command's (128 + n if killed by signal n; 127 if it cannot be st
 
 async function run(argv: string[], io: Io): Promise<number> {
   const options = parseRunOptions(argv)
-  if (envFlag(io.env, 'CAIRN_DISABLE')) return runWithoutCache(options, io)
+  if (envFlag(io.env, 'CAIRN_DISABLE')) {
+    if (options.explain)
+      note(io, false, 'explain: the cache is disabled (CAIRN_DISABLE=1): no key, running the command')
+    return runWithoutCache(options, io)
+  }
 
   let prepared: PreparedRun
   try {
@@ -294,6 +299,7 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
         allowEmpty: options.allowEmpty,
         exclude: [...outputs.map((output) => output.absolute), storeDir],
         gitignore: options.gitignore,
+        warn: (message) => note(io, false, message),
       })
     } catch (error) {
       if (error instanceof UsageError) throw new UsageError(error.message, usage)
@@ -448,7 +454,7 @@ function noteHit(
   note(
     io,
     options.quiet,
-    `hit ${shortKey(run.key)} (restored ${counted(restored.files, 'file')}, ${megabytes(restored.bytes)} in ${ms} ms)`,
+    `hit ${shortKey(run.key)} (restored ${counted(restored.files, 'file')}, ${humanBytes(restored.bytes)} in ${ms} ms)`,
   )
 }
 
@@ -470,7 +476,9 @@ async function prefetch(run: PreparedRun, manifest: RunManifest): Promise<void> 
  * stay for the command, and files it did not write during this run are named.
  */
 async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promise<number> {
-  const release = claimOutputs(run.outputs)
+  const release = claimOutputs(run.outputs, (cleaned) =>
+    note(io, false, `a cairn run of this step died here; cleaned up what it left: ${cleaned.join(', ')}`),
+  )
   if (release === 'busy') {
     // Another miss of this step runs in this checkout: leave its outputs alone, store nothing.
     const result = await runReporting(options, io, false)
@@ -483,26 +491,70 @@ async function runAndStore(run: PreparedRun, options: RunOptions, io: Io): Promi
     return code
   }
   try {
-    return await runClaimed(run, options, io)
+    return await runClaimed(run, options, io, release)
   } finally {
     release()
   }
 }
 
 /** {@link runAndStore} once the outputs are claimed. */
-async function runClaimed(run: PreparedRun, options: RunOptions, io: Io): Promise<number> {
+async function runClaimed(
+  run: PreparedRun,
+  options: RunOptions,
+  io: Io,
+  release: () => void,
+): Promise<number> {
   const asides = options.keepOutputs ? [] : moveOutputsAside(run.outputs)
   const clock = options.keepOutputs ? fileClock(run.outputs) : undefined
   let succeeded = false
+  // After a success, an output the command did not write again gets its old copy back (see
+  // noteVanished); the others are the command's, and their old copies go.
+  const settle = () => {
+    for (const { target, aside } of asides) {
+      if (succeeded && exists(target)) rmSync(aside, { recursive: true, force: true })
+      else putBack([{ target, aside }])
+    }
+  }
+  let unguard = () => {}
   try {
     const result = await runReporting(options, io, true)
     if (typeof result === 'number') return result
-    succeeded = result.exitCode === 0
+    succeeded = result.exitCode === 0 && result.interrupted === undefined
+    // Stopped while storing: the outputs stay as the command wrote them, with nothing left beside.
+    unguard = onStop(() => {
+      settle()
+      release()
+    })
+    const vanished = succeeded ? asides.filter(({ target }) => !exists(target)) : []
+    if (vanished.length > 0) return noteVanished(run, vanished, result, io)
     return await storeRun(run, result, clock, options, io)
   } finally {
-    if (succeeded) for (const { aside } of asides) rmSync(aside, { recursive: true, force: true })
-    else putBack(asides)
+    unguard()
+    settle()
   }
+}
+
+/**
+ * A command that succeeded without writing a declared output that existed before it ran: a tool
+ * that keeps its state outside the declared outputs (tsc's `incremental` with a tsBuildInfoFile
+ * elsewhere) believes the outputs are up to date and writes nothing. The moved-aside copy is
+ * put back (the caller does), nothing is stored, and the fix is named.
+ */
+function noteVanished(
+  run: PreparedRun,
+  vanished: readonly MovedAside[],
+  result: CommandResult,
+  io: Io,
+): number {
+  const names = vanished.map(
+    ({ target }) => run.outputs.find((output) => output.absolute === target)?.path ?? target,
+  )
+  note(
+    io,
+    false,
+    `miss ${shortKey(run.key)} (not stored: the command succeeded but did not write the declared output ${names.map((name) => JSON.stringify(name)).join(', ')}, which existed before it ran; put it back as it was. A tool that keeps state outside its outputs thinks they are up to date: declare the tool's state file (e.g. .cache/tsbuildinfo) as an output, or use --keep-outputs)`,
+  )
+  return result.exitCode
 }
 
 /** After a miss: stores what the command wrote, if it succeeded; resolves to its exit code. */
@@ -514,6 +566,10 @@ async function storeRun(
   io: Io,
 ): Promise<number> {
   const key8 = shortKey(run.key)
+  if (result.interrupted !== undefined) {
+    note(io, options.quiet, `miss ${key8} (interrupted by ${result.interrupted}; not cached)`)
+    return result.exitCode
+  }
   if (result.exitCode !== 0) {
     note(io, options.quiet, `miss ${key8} (the command exited with ${result.exitCode}; not cached)`)
     return result.exitCode
@@ -559,7 +615,7 @@ async function storeRun(
     })
     const ms = Math.round(performance.now() - started)
     const what = put.published
-      ? `stored ${counted(files, 'file')}, ${megabytes(bytes)} in ${ms} ms`
+      ? `stored ${counted(files, 'file')}, ${humanBytes(bytes)} in ${ms} ms`
       : 'not stored: another run stored this key first, and its copy was kept'
     note(io, options.quiet, `miss ${key8} (${what}; the command took ${duration(result.ms)})`)
   } catch (error) {
@@ -696,7 +752,7 @@ interface MovedAside {
 
 /**
  * Renames every declared output that exists to a hidden name beside it
- * (`.<name>.cairn-verify-…`, on the same filesystem, skipped by `*` globs). If one cannot be
+ * (`.<name>.cairn-aside-…`, on the same filesystem, skipped by `*` globs). If one cannot be
  * moved, those already moved are put back and the error is thrown: the tree is as it was.
  */
 function moveOutputsAside(outputs: readonly DeclaredOutput[]): MovedAside[] {

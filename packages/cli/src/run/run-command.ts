@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import type { Readable } from 'node:stream'
 import type { Io } from '../io.js'
+import { ansiStripper, isTerminal } from './terminal.js'
 
 /**
  * The most of stdout (and, separately, of stderr) kept in memory to be cached. A command that
@@ -34,6 +35,12 @@ export interface CommandResult {
   unread: boolean
   /** How long the command ran, until it exited (not until its pipes closed). */
   ms: number
+  /**
+   * The stop signal cairn received and passed on to the command while it ran, if any. The run
+   * then counts as failed, with exit code 128 + n, whatever the command exited with: a command
+   * that traps SIGINT and exits 0 has not finished its work, and its outputs must not be cached.
+   */
+  interrupted?: NodeJS.Signals
 }
 
 /** The command could not be started at all: not found, not executable. */
@@ -78,9 +85,16 @@ export function runCommand(
       inherit(io.stderr, process.stderr) ? 'inherit' : 'pipe',
     ],
   })
-  const stdout = child.stdout ? tee(child.stdout, io.stdout, capture) : undefined
-  const stderr = child.stderr ? tee(child.stderr, io.stderr, capture) : undefined
-  const stopForwarding = forwardSignals(child)
+  // Colours cairn asked for (commandEnv: one of its streams is a terminal) are stripped from
+  // the other stream when it is not one (a log file), as a hit's replay strips them.
+  const coloured = capture && (isTerminal(io.stdout) || isTerminal(io.stderr))
+  const strip = (out: NodeJS.WritableStream) => coloured && !isTerminal(out)
+  const stdout = child.stdout ? tee(child.stdout, io.stdout, capture, strip(io.stdout)) : undefined
+  const stderr = child.stderr ? tee(child.stderr, io.stderr, capture, strip(io.stderr)) : undefined
+  let interrupted: NodeJS.Signals | undefined
+  const stopForwarding = forwardSignals(child, (signal) => {
+    interrupted ??= signal
+  })
 
   return new Promise((resolve, reject) => {
     let exited: { exitCode: number; ms: number } | undefined
@@ -93,7 +107,8 @@ export function runCommand(
       stopForwarding()
       const streams = [stdout, stderr].flatMap((stream) => (stream === undefined ? [] : [stream]))
       resolve({
-        exitCode: exited.exitCode,
+        exitCode: interrupted === undefined ? exited.exitCode : 128 + (constants.signals[interrupted] ?? 0),
+        ...(interrupted === undefined ? {} : { interrupted }),
         stdout: stdout?.captured() ?? Buffer.alloc(0),
         stderr: stderr?.captured() ?? Buffer.alloc(0),
         truncated: streams.some((stream) => stream.truncated()),
@@ -131,16 +146,20 @@ export function runCommand(
 }
 
 /**
- * Passes a child's output on to `out` and, with `capture`, keeps up to CAPTURE_MAX_BYTES of it.
+ * Passes a child's output on to `out` (without ANSI sequences with `strip`) and, with `capture`,
+ * keeps up to CAPTURE_MAX_BYTES of it as the command wrote it.
  * `unread()` is true while the source is not at its end and has bytes waiting or is paused by
  * `out`'s backpressure: then some of what the command wrote may not have been read yet.
  */
-function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean) {
+function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean, strip: boolean) {
   const chunks: Buffer[] = []
   let size = 0
   let over = false
   let capturing = capture
-  source.pipe(out, { end: false })
+  // With `strip`, what goes on to `out` loses ANSI sequences; the capture keeps them.
+  const stripper = strip ? ansiStripper() : undefined
+  if (stripper === undefined) source.pipe(out, { end: false })
+  else source.pipe(stripper).pipe(out, { end: false })
   if (capture) {
     source.on('data', (chunk: Buffer) => {
       if (over || !capturing) return
@@ -160,16 +179,26 @@ function tee(source: Readable, out: NodeJS.WritableStream, capture: boolean) {
     release: () => {
       capturing = false
       if (source.readableEnded) return
-      source.unpipe(out)
+      if (stripper === undefined) source.unpipe(out)
+      else {
+        source.unpipe(stripper)
+        stripper.unpipe(out)
+        stripper.destroy()
+      }
       source.destroy()
     },
   }
 }
 
-/** Forwards stop signals to the child while it runs; returns the function that stops doing so. */
-function forwardSignals(child: ChildProcess): () => void {
+/**
+ * Forwards stop signals to the child while it runs, telling `forwarded` about each; returns the
+ * function that stops doing so.
+ */
+function forwardSignals(child: ChildProcess, forwarded: (signal: NodeJS.Signals) => void): () => void {
   const handlers = FORWARDED_SIGNALS.map((signal) => {
     const handler = () => {
+      // Also after the command exited, while its output is read: the run counts as stopped.
+      forwarded(signal)
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     }
     process.on(signal, handler)
