@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { linkSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  linkSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { errnoOf } from '@cairn/store/protocol'
 import type { DeclaredOutput } from './declared-outputs.js'
