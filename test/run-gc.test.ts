@@ -3,7 +3,7 @@
 // `cairn stats` counts exactly those runs, the run just hit is among them, and the empty stderr
 // every run shares is still there for them.
 
-import { readFileSync, utimesSync } from 'node:fs'
+import { chmodSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -18,6 +18,22 @@ const FLAGS = ['--inputs', 'src', '--outputs', 'out']
 interface Listed {
   key: string
   metadata: { cairnRun?: number } | null
+}
+
+/**
+ * Makes an entry look created and last used at `time`: its mtime, and the creation time in its
+ * record's header, which a hit reads to skip the last-use check on an entry younger than the
+ * touch interval (an entry cannot have been used before it was made). Both times have 13 digits,
+ * so the record keeps its length.
+ */
+function backdate(path: string, time: Date): void {
+  const record = readFileSync(path, 'latin1')
+  const aged = record.replace(/"time":\d{13}/, `"time":${time.getTime()}`)
+  assert.is.not(aged, record, `no creation time found in ${path}`)
+  chmodSync(path, 0o644)
+  writeFileSync(path, aged, 'latin1')
+  chmodSync(path, 0o444)
+  utimesSync(path, time, time)
 }
 
 const gc = suite('cairn gc: runs live and die whole')
@@ -40,8 +56,8 @@ gc(
       assert.is(fresh.length, 1)
       manifests.push((fresh[0] as Listed).key)
     }
-    // Age the store: run i was last used i minutes after a day ago (its manifest and every file
-    // it names, the shared empty stderr included, as its own hit would have left them).
+    // Age the store: run i was made and last used i minutes after a day ago (its manifest and
+    // every file it names, the shared empty stderr included, as its own hit would have left them).
     const day = Date.now() - 24 * 3600_000
     const entryPath = (key: string) => join(store, 'entries', key.slice(0, 2), key)
     for (let run = 0; run < RUNS; run++) {
@@ -52,13 +68,13 @@ gc(
         stderr: { digest: string }
       }
       const time = new Date(day + run * 60_000)
-      for (const member of [
+      for (const member of new Set([
         key,
         manifest.stdout.digest,
         manifest.stderr.digest,
         ...manifest.entries.flatMap((entry) => (entry.digest ? [entry.digest] : [])),
-      ]) {
-        utimesSync(entryPath(member), time, time)
+      ])) {
+        backdate(entryPath(member), time)
       }
     }
     // A hit on the oldest run makes it the newest (it touches the manifest and all its files).
