@@ -2,7 +2,7 @@
 // loopback (or configured for another host without listening there), real sockets against it.
 
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest } from 'node:http'
 import { type AddressInfo, connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -155,13 +155,22 @@ review('a GET refreshes last use, so the budget evicts the least recently used (
       assert.is((await call(url, 'PUT', `/ac/${name}`, { body: Buffer.alloc(10 * 1024, name) })).status, 200)
     }
     // Written 50, 40 and 30 minutes ago: all within the store's default touch interval (1 h).
-    const now = Date.now() / 1000
+    // Both the mtime (last use) and the record's creation time move back: a hit skips the
+    // last-use check on an entry younger than the touch interval by its creation time.
     for (const [name, minutes] of [
       [a, 50],
       [b, 40],
       [c, 30],
     ] as const) {
-      utimesSync(entryFile(name), now - minutes * 60, now - minutes * 60)
+      const path = entryFile(name)
+      const time = Date.now() - minutes * 60_000
+      const record = readFileSync(path, 'latin1')
+      const aged = record.replace(/"time":\d{13}/, `"time":${time}`)
+      assert.is.not(aged, record, 'the record holds its creation time')
+      chmodSync(path, 0o644)
+      writeFileSync(path, aged, 'latin1')
+      chmodSync(path, 0o444)
+      utimesSync(path, time / 1000, time / 1000)
     }
     assert.is((await call(url, 'GET', `/ac/${a}`)).status, 200)
     assert.is((await call(url, 'PUT', `/ac/${d}`, { body: Buffer.alloc(10 * 1024, d) })).status, 200)
