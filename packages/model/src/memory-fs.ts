@@ -296,6 +296,11 @@ export class MemoryFs {
     }
     this.parent(path, 'open')
     if (entry) throw new FsError(entry.deletePending ? 'EPERM' : 'EEXIST', 'open', path)
+    return this.newDescriptor(this.createEmpty(path, actor), actor, true)
+  }
+
+  /** A new empty file at `path` (which must be free), its times from the filesystem's clock. */
+  private createEmpty(path: string, creator: string): number {
     const inode: Inode = {
       id: this.nextInode++,
       data: Buffer.alloc(0),
@@ -303,12 +308,12 @@ export class MemoryFs {
       ctimeMs: this.clock,
       links: 1,
       open: 0,
-      creator: actor,
+      creator,
       digest: undefined,
     }
     this.inodes.set(inode.id, inode)
     this.names.set(path, { inode: inode.id, deletePending: false })
-    return this.newDescriptor(inode.id, actor, true)
+    return inode.id
   }
 
   private newDescriptor(inode: number, owner: string, writable: boolean): number {
@@ -389,19 +394,7 @@ export class MemoryFs {
     this.parent(to, 'copyfile')
     const existing = this.names.get(to)
     if (existing) throw new FsError(existing.deletePending ? 'EPERM' : 'EEXIST', 'copyfile', to)
-    const inode: Inode = {
-      id: this.nextInode++,
-      data: Buffer.alloc(0),
-      mtimeMs: this.clock,
-      ctimeMs: this.clock,
-      links: 1,
-      open: 0,
-      creator: actor,
-      digest: undefined,
-    }
-    this.inodes.set(inode.id, inode)
-    this.names.set(to, { inode: inode.id, deletePending: false })
-    this.copying.set(actor, { to, inode: inode.id, data: source.data })
+    this.copying.set(actor, { to, inode: this.createEmpty(to, actor), data: source.data })
     return { done: false, note: `created ${to}, copying` }
   }
 
