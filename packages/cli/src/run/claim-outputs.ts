@@ -1,17 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import {
-  linkSync,
-  lstatSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs'
+import { linkSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { errnoOf } from '@cairn/store/protocol'
 import type { DeclaredOutput } from './declared-outputs.js'
+import { isPresent } from './is-present.js'
 
 /**
  * Claims a step's declared outputs in one checkout for the length of a miss: a file
@@ -117,7 +109,7 @@ function cleanLeftovers(outputs: readonly DeclaredOutput[]): string[] {
       if (!aside && !name.startsWith(`${prefix}stage-`)) continue
       const path = join(dir, name)
       try {
-        if (aside && !exists(output.absolute)) {
+        if (aside && !isPresent(output.absolute)) {
           renameSync(path, output.absolute)
           done.push(`put ${name} back as ${output.path}`)
         } else {
@@ -130,13 +122,4 @@ function cleanLeftovers(outputs: readonly DeclaredOutput[]): string[] {
     }
   }
   return done
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path)
-    return true
-  } catch {
-    return false
-  }
 }

@@ -1,4 +1,4 @@
-import { lstatSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { relative, resolve } from 'node:path'
 import { createHasher, type Hasher } from '@cairn/hash'
 import { type CacheStore, type RemoteFlags, RemoteStore } from '@cairn/remote'
@@ -26,6 +26,7 @@ import { compareOutputs, describeOutputs } from './compare-outputs.js'
 import { type DeclaredOutput, declareOutputs } from './declared-outputs.js'
 import { describeKey, explainMiss, findPreviousRun } from './explain.js'
 import { compareStrings, expandInputs } from './input-files.js'
+import { isPresent } from './is-present.js'
 import { encodeManifest, parseManifest, type RecordedKey, type RunManifest } from './manifest.js'
 import { onStop } from './on-stop.js'
 import { findProjectRoot } from './project-root.js'
@@ -511,7 +512,7 @@ async function runClaimed(
   // noteVanished); the others are the command's, and their old copies go.
   const settle = () => {
     for (const { target, aside } of asides) {
-      if (succeeded && exists(target)) rmSync(aside, { recursive: true, force: true })
+      if (succeeded && isPresent(target)) rmSync(aside, { recursive: true, force: true })
       else putBack([{ target, aside }])
     }
   }
@@ -525,7 +526,7 @@ async function runClaimed(
       settle()
       release()
     })
-    const vanished = succeeded ? asides.filter(({ target }) => !exists(target)) : []
+    const vanished = succeeded ? asides.filter(({ target }) => !isPresent(target)) : []
     if (vanished.length > 0) return noteVanished(run, vanished, result, io)
     return await storeRun(run, result, clock, options, io)
   } finally {
@@ -801,20 +802,11 @@ async function settleVerifiedOutputs(
   }
   const done = outcome !== undefined && restored(outcome)
   for (const { target, aside } of asides) {
-    if (!done && !exists(target)) renameSync(aside, target)
+    if (!done && !isPresent(target)) renameSync(aside, target)
     else rmSync(aside, { recursive: true, force: true })
   }
   if (outcome === undefined || !restored(outcome)) return
   noteHit(run, outcome, started, options, io)
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** CAIRN_DISABLE=1, or a broken cache: the command alone. */
