@@ -138,12 +138,7 @@ export function cachingTransformer(
     cacheFor(rootDir).put(entry.bound ? boundKey(key, rootDir) : key, entry.text)
   }
 
-  // The inner transformer sees its own options where Jest puts a transformer's options, as if
-  // it were configured directly.
-  const forInner = (jestOptions: TransformOptions): TransformOptions => ({
-    ...jestOptions,
-    transformerConfig: options.transformerConfig,
-  })
+  const forInner = (jestOptions: TransformOptions) => innerOptions(jestOptions, options)
 
   const innerProcessAsync = (
     source: string,
@@ -216,15 +211,20 @@ export function cachingTransformer(
 }
 
 /**
+ * The options the inner transformer is called with: Jest's, with its own `transformerConfig`
+ * where Jest puts a transformer's options, as if it were configured directly.
+ */
+function innerOptions(jestOptions: TransformOptions, options: CheckedOptions): TransformOptions {
+  return { ...jestOptions, transformerConfig: options.transformerConfig }
+}
+
+/**
  * The inner transformer as Jest would use it directly, for CAIRN_DISABLE=1: only the options
  * Jest passes (ours) are replaced by its own.
  */
 export function passThrough(inner: Inner, options: CheckedOptions): JestTransformer {
   const own = inner.transformer
-  const forInner = (jestOptions: TransformOptions): TransformOptions => ({
-    ...jestOptions,
-    transformerConfig: options.transformerConfig,
-  })
+  const forInner = (jestOptions: TransformOptions) => innerOptions(jestOptions, options)
   const transformer: JestTransformer = { canInstrument: own.canInstrument === true }
   if (own.getCacheKey)
     transformer.getCacheKey = (s, f, o) =>
