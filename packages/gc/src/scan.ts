@@ -218,11 +218,11 @@ function* scanEntryShard(state: ScanState, shard: string, rows: ShardIndex | und
       continue
     }
     const path = layout.entryPath(key)
-    if (rows?.has(key)) {
+    const row = rows === undefined ? -1 : rows.rowOf(key)
+    if (row !== -1 && rows !== undefined) {
       const stat = lstatRecord(path)
       if (stat === undefined) continue
-      const row = rows.vouch(key, stat)
-      if (row !== -1) {
+      if (rows.vouches(row, stat)) {
         const content = scan.contents.internBytes(rows.buffer, rows.digestAt(row))
         const index = scan.entries.add(
           key,
