@@ -49,6 +49,9 @@ export async function compressTempFile(
   const limit = maxFramedBytes(size)
   let kept = false
   let closed = false
+  // Set before throwing NOT_WORTH_IT: pipeline may reject with the AbortError of the stream it
+  // destroyed rather than with what the last stage threw, so the symbol alone is not seen.
+  let notWorthIt = false
   try {
     await run(write(output.fd, encodeContentFrameHeader(settings.codec, size)))
     await pipeline(
@@ -57,7 +60,10 @@ export async function compressTempFile(
       async (compressed: AsyncIterable<Buffer>) => {
         for await (const chunk of compressed) {
           stored += chunk.length
-          if (stored > limit) throw NOT_WORTH_IT
+          if (stored > limit) {
+            notWorthIt = true
+            throw NOT_WORTH_IT
+          }
           await run(write(output.fd, chunk))
         }
       },
@@ -68,7 +74,7 @@ export async function compressTempFile(
     kept = true
     return { tempPath: output.path, stored }
   } catch (error) {
-    if (error === NOT_WORTH_IT) return undefined
+    if (notWorthIt) return undefined
     throw ioError(error, 'compressing into', output.path)
   } finally {
     await run(closeQuietly(input))
