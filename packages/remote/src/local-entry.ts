@@ -10,7 +10,7 @@ import {
   RECORD_MAX_BYTES,
   readContentFrameHeader,
 } from '@cairn/store'
-import { openStoreFile, readExactly, type StoreFile } from './store-file.js'
+import { openStoreFile, readExactly, readRange, type StoreFile } from './store-file.js'
 
 /** A local entry as an upload or a download's read-back needs it: its record and its bytes' file. */
 export interface LocalEntry {
@@ -74,13 +74,9 @@ async function frameMatches(content: StoreFile, record: EntryRecord): Promise<bo
  */
 export function openLocalContent(entry: LocalEntry & { content: StoreFile }): Readable {
   const { record, content } = entry
-  const framed = record.codec !== 'none'
-  const file = content.handle.createReadStream({
-    start: framed ? CONTENT_FRAME_HEADER_BYTES : 0,
-    end: record.stored - 1,
-    autoClose: false,
-  })
-  return record.codec === 'none' ? file : decodeContentStream(file, record.codec, record.size)
+  if (record.codec === 'none') return readRange(content.handle, 0, record.stored)
+  const stream = readRange(content.handle, CONTENT_FRAME_HEADER_BYTES, record.stored)
+  return decodeContentStream(stream, record.codec, record.size)
 }
 
 /**
