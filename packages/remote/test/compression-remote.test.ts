@@ -170,6 +170,27 @@ tier('a compressed entry made while uploads were off is uploaded raw by a later 
   assert.ok((server.files.get(`/cas/${onDisk(dir, key).digest}`) as Buffer).equals(data))
 })
 
+tier('a retried upload of a compressed entry sends the raw bytes again from the start', async () => {
+  // A WebDAV server without the cas/ collection answers 409; the client makes it and sends the
+  // body again, from a new decompressing stream over the same open descriptor.
+  let refused = 0
+  server.intercept = (request, response) => {
+    if (request.method !== 'PUT' || !request.url?.includes('/cas/') || refused > 0) return false
+    refused += 1
+    request.resume()
+    request.on('end', () => response.writeHead(409).end())
+    return true
+  }
+  const store = await machine('gzip')
+  const key = key64(7)
+  const data = compressible(400_000)
+  await store.put(key, data)
+  await store.flush()
+  assert.is(refused, 1)
+  assert.is(store.remoteStats().uploads, 1, JSON.stringify(store.remoteStats()))
+  assert.ok((server.files.get(`/cas/${onDisk(store.dir, key).digest}`) as Buffer).equals(data))
+})
+
 /**
  * Puts `data` through a gzip store whose upload is held at HEAD cas/<digest> (content of
  * 64 KiB or more asks first), runs `tamper` on the content file then (after the upload opened
