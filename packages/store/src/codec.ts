@@ -236,7 +236,17 @@ export function decodeContentStream(
     source.destroy()
     decoder.destroy()
   })
-  source.pipe(decoder).pipe(counter)
+  // Nothing is read until the caller reads: a stream handed out and not yet subscribed to must
+  // not fail (an 'error' with no listener would crash the process) or read ahead.
+  const read = counter._read.bind(counter)
+  let started = false
+  counter._read = (size: number) => {
+    if (!started) {
+      started = true
+      source.pipe(decoder).pipe(counter)
+    }
+    read(size)
+  }
   return counter
 }
 
