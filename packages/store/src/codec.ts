@@ -15,6 +15,7 @@ import { Transform } from 'node:stream'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
 import { CairnError } from './errors.js'
+import type { CONTENT_FRAME_HEADER_BYTES } from './frame.js'
 
 /** How an entry's content is stored: `none` is the raw bytes. */
 export type Codec = 'none' | 'gzip' | 'brotli' | 'zstd'
@@ -138,17 +139,14 @@ export function createCompressor(codec: CompressingCodec, level: number, size: n
 }
 
 /**
- * Decompresses `stream` (a content file after its frame header), which must hold exactly `size`
- * bytes. Returns undefined when it does not: a decoder error (damaged or truncated stream),
- * more output than `size` (stopped at size + 1 bytes: a bomb costs no more memory than a
- * whole entry), or less. Throws nothing for bad bytes; `codec` must be decodable here
- * ({@link canDecode}).
+ * The original bytes of a compressed content stream held whole in memory (a framed content
+ * file after its {@link CONTENT_FRAME_HEADER_BYTES}-byte header), which must decode to exactly
+ * `size` bytes. Returns undefined when it does not: a decoder error (damaged or truncated
+ * stream), more output than `size` (stopped at size + 1 bytes, so a bomb costs no more memory
+ * than the entry), or less. Throws nothing for bad bytes; `codec` must be decodable here
+ * ({@link canDecode}), else it throws ERR_CAIRN_INVALID_OPTION.
  */
-export function decompressSync(
-  codec: CompressingCodec,
-  stream: Uint8Array,
-  size: number,
-): Buffer | undefined {
+export function decodeContent(codec: CompressingCodec, stream: Uint8Array, size: number): Buffer | undefined {
   // maxOutputLength must be at least 1; one byte past the size is how a longer output shows.
   const options = { maxOutputLength: size + 1 }
   let out: Buffer
@@ -236,7 +234,17 @@ export function decodeContentStream(
     source.destroy()
     decoder.destroy()
   })
-  source.pipe(decoder).pipe(counter)
+  // Nothing is read until the caller reads: a stream handed out and not yet subscribed to must
+  // not fail (an 'error' with no listener would crash the process) or read ahead.
+  const read = counter._read.bind(counter)
+  let started = false
+  counter._read = (size: number) => {
+    if (!started) {
+      started = true
+      source.pipe(decoder).pipe(counter)
+    }
+    read(size)
+  }
   return counter
 }
 

@@ -1,4 +1,4 @@
-export { availableCodecs, type Codec, canDecode, decodeContentStream } from './codec.js'
+export { availableCodecs, type Codec, canDecode, decodeContent, decodeContentStream } from './codec.js'
 export type { CompressionOption } from './compression.js'
 export type { StoreStats } from './context.js'
 export { CairnError, type CairnErrorCode } from './errors.js'

@@ -16,7 +16,7 @@
  * miss, and in that mode they leave young bad files alone (read.ts, COPY_MODE_GRACE_MS).
  */
 
-import type { Codec, CompressingCodec } from './codec.js'
+import { type Codec, type CompressingCodec, canDecode, decodeContent } from './codec.js'
 import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
 import { CONTENT_FRAME_HEADER_BYTES, readContentFrameHeader } from './frame.js'
@@ -225,6 +225,15 @@ function* describeExisting(
     if (stat.ino !== existing.ino || stat.size !== existing.size) return { damaged: existing }
     const header = readContentFrameHeader(yield* read(fd, CONTENT_FRAME_HEADER_BYTES))
     if (header === undefined || header.size !== size) return { damaged: existing }
+    // In copy mode the file may be another writer's copy in progress, whose header is already
+    // there: only a file that decodes to its size whole is complete. (With links, a name only
+    // ever points at a complete file.) A codec this process cannot decode is taken as it says.
+    if (ctx.publishMode === 'copy' && canDecode(header.codec)) {
+      const file = yield* read(fd, stat.size)
+      const body = file.subarray(CONTENT_FRAME_HEADER_BYTES)
+      if (file.length !== stat.size || decodeContent(header.codec, body, size) === undefined)
+        return { damaged: existing }
+    }
     return { codec: header.codec, stored: stat.size }
   } finally {
     yield* closeQuietly(fd)

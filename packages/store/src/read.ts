@@ -7,7 +7,7 @@
  * descriptor exhaustion) are thrown, as CairnError.
  */
 
-import { canDecode, decompressSync } from './codec.js'
+import { canDecode, decodeContent } from './codec.js'
 import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
 import { CONTENT_FRAME_HEADER_BYTES, readContentFrameHeader } from './frame.js'
@@ -174,7 +174,7 @@ export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Pr
 function unframe(record: EntryRecord, file: Buffer): Buffer | undefined {
   const header = readContentFrameHeader(file)
   if (header === undefined || header.codec !== record.codec || header.size !== record.size) return undefined
-  return decompressSync(header.codec, file.subarray(CONTENT_FRAME_HEADER_BYTES), record.size)
+  return decodeContent(header.codec, file.subarray(CONTENT_FRAME_HEADER_BYTES), record.size)
 }
 
 /** Whether the open framed content file `fd` starts with the frame header its record describes. */

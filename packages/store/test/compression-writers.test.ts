@@ -4,13 +4,29 @@
 
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { buffer } from 'node:stream/consumers'
+import { gzipSync } from 'node:zlib'
 import { createHasher } from '@cairn/hash'
-import { availableCodecs, type Codec, openStore, openStoreSync, readContentFrameHeader } from '@cairn/store'
+import {
+  availableCodecs,
+  type Codec,
+  openStore,
+  openStoreSync,
+  readContentFrameHeader,
+  type Store,
+} from '@cairn/store'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { compressible, contentPath, entryPath } from './compression-helpers.js'
+import {
+  CODEC_IDS,
+  compressible,
+  contentPath,
+  entryPath,
+  frameHeader,
+  writeStoreFile,
+} from './compression-helpers.js'
 import { randomKey, removeTempDirs, tempDir } from './helpers.js'
 
 const codecs = availableCodecs()
@@ -120,6 +136,51 @@ twoWriters('stream puts of one digest with different codecs also record the file
     assert.is(recordCodec(dir, key).codec, onDisk.codec)
     assert.ok((await store.get(key))?.data.equals(data))
   }
+})
+
+/** A store whose marker says copy mode, as one created where hard links fail would be. */
+async function openCopyModeStore(dir: string, compression: Codec): Promise<Store> {
+  await openStore(dir)
+  const marker = join(dir, 'cairn-store.json')
+  const fields = JSON.parse(readFileSync(marker, 'utf8'))
+  chmodSync(marker, 0o644)
+  writeFileSync(marker, `${JSON.stringify({ ...fields, publish: 'copy' })}\n`)
+  return openStore(dir, { compression })
+}
+
+twoWriters("copy mode: the second writer records the first one's file, sync and async", async () => {
+  const dir = tempDir()
+  const data = compressible(40_000)
+  const keys = [randomKey(), randomKey(), randomKey()]
+  await (await openCopyModeStore(dir, 'gzip')).put(keys[0] as string, data)
+  const brotli = await openStore(dir, { compression: 'brotli' })
+  await brotli.put(keys[1] as string, data)
+  brotli.putSync(keys[2] as string, data)
+  const digest = (await brotli.info(keys[0] as string))?.digest as string
+  assert.is(fileCodec(dir, digest, data.length).codec, 'gzip')
+  for (const key of keys) {
+    assert.is(recordCodec(dir, key).codec, 'gzip')
+    assert.ok((await brotli.get(key))?.data.equals(data))
+  }
+})
+
+twoWriters('copy mode: a frame still being copied is not taken for a whole one', async () => {
+  const dir = tempDir()
+  const store = await openCopyModeStore(dir, 'gzip')
+  const data = compressible(40_000)
+  const digest = (await createHasher()).bytes(data)
+  // What another gzip writer (level 6) would copy into place, a third of it written so far.
+  const whole = Buffer.concat([frameHeader(CODEC_IDS.gzip, data.length), gzipSync(data, { level: 6 })])
+  writeStoreFile(contentPath(dir, digest), whole.subarray(0, Math.floor(whole.length / 3)))
+  const key = randomKey()
+  await store.put(key, data)
+  // The record describes the whole file, not the part found: a miss until the copy completes…
+  assert.is(recordCodec(dir, key).stored, whole.length)
+  assert.is(await store.get(key), undefined)
+  assert.ok(existsSync(contentPath(dir, digest)), 'a young file in copy mode is left to its writer')
+  // …and a hit once it has.
+  writeStoreFile(contentPath(dir, digest), whole)
+  assert.ok((await store.get(key))?.data.equals(data))
 })
 
 /** A child process that puts `count` keys, all with the same content, with `codec`. */
