@@ -1,10 +1,11 @@
 /**
  * The codecs a content file may be compressed with, over node:zlib: gzip and brotli everywhere,
- * zstd where node:zlib has it (Node 22.15 and later). On Node 20 zstd is unavailable: the npm
- * packages that bring it either download a prebuilt addon at install (@mongodb-js/zstd,
- * zstd-napi), offer no synchronous decompression for getSync (@mongodb-js/zstd), load their
- * WebAssembly asynchronously so openStoreSync could not use them (@bokuweb/zstd-wasm), or only
- * decompress (fzstd).
+ * zstd where node:zlib has it (Node 22.15 and later). On Node 20 zstd is unavailable: of the npm
+ * packages that bring it, @mongodb-js/zstd and zstd-napi download a prebuilt addon at install
+ * (prebuild-install), and @mongodb-js/zstd has no synchronous API for getSync; fzstd only
+ * decompresses; @bokuweb/zstd-wasm (WASM in the package, checked 0.0.27) loads asynchronously,
+ * has no streaming decoder for getStream, and decompresses into an allocation sized by the
+ * frame's own header, which a damaged or hostile file sets (no bound from the entry's size).
  *
  * Every decompression is bounded by the entry's recorded size: a file that would decompress to
  * more (a bomb) or less is corrupt, found after at most size + 1 bytes of output.

@@ -1,7 +1,7 @@
 // Compression round trips: whatever the codec and level, every read path returns the bytes put.
 
 import { randomBytes } from 'node:crypto'
-import { readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { buffer } from 'node:stream/consumers'
 import { createHasher } from '@cairn/hash'
@@ -135,6 +135,30 @@ roundTrip('verify: hash reads compressed entries whole and checks the uncompress
   assert.ok(await store.materialize(key, join(dir, 'out'), { mode: 'link' }))
   assert.ok(readFileSync(join(dir, 'out')).equals(data))
   assert.is(store.stats().corrupt, 0)
+})
+
+roundTrip('a compressed stream destroyed early, or left unread and destroyed, closes its file', async () => {
+  const dir = tempDir()
+  const store = await openStore(dir, { compression: 'gzip' })
+  const key = randomKey()
+  await store.put(key, compressible(4 << 20))
+  const descriptors = () => readdirSync('/proc/self/fd').length
+  const before = descriptors()
+  for (const readFirst of [true, false]) {
+    const streamed = await store.getStream(key)
+    assert.ok(streamed)
+    assert.is(descriptors(), before + 1, 'the content file is open')
+    if (readFirst) {
+      for await (const _chunk of streamed.stream) break
+    } else {
+      streamed.stream.destroy()
+    }
+    // The close is asynchronous: wait for it, a bounded number of event-loop turns.
+    for (let turn = 0; turn < 100_000 && descriptors() !== before; turn++) {
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    assert.is(descriptors(), before, readFirst ? 'closed after a partial read' : 'closed unread')
+  }
 })
 
 // ---
