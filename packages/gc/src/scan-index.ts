@@ -43,7 +43,7 @@ import type { EntryTable } from './table.js'
 /** The first 8 bytes of every scan index. */
 export const INDEX_MAGIC = 'CAIRNGCI'
 /** Bumped whenever a byte of the layout changes; an index of another version is ignored. */
-export const INDEX_VERSION = 1
+export const INDEX_VERSION = 2
 /** Records whose ctime is this close to the scan's start are not indexed (module comment). */
 export const INDEX_RACY_MS = 2000
 /** A larger index is ignored: about 25 million entries' worth. */
@@ -52,8 +52,11 @@ const SHARD_COUNT = 256
 const CHECKSUM_BYTES = 16
 /** magic, version, digest bytes; per shard rows, bytes, checksum; the header's checksum. */
 export const INDEX_HEADER_BYTES = 8 + 4 + 4 + SHARD_COUNT * (8 + CHECKSUM_BYTES) + CHECKSUM_BYTES
-/** Per row after the key: inode, ctime, record size, content size, flags; then the digest. */
-const ROW_FIXED_BYTES = 1 + 8 + 8 + 4 + 8 + 1
+/**
+ * Per row: the key's length; after the key: inode, ctime, record size, content size, bytes on
+ * disk, flags; then the digest.
+ */
+const ROW_FIXED_BYTES = 1 + 8 + 8 + 4 + 8 + 8 + 1
 const FLAG_INLINE = 1
 const FLAG_MANIFEST = 2
 const PLATFORM = { platform: process.platform }
@@ -133,17 +136,22 @@ export class ShardIndex {
     return this.#bytes.readDoubleLE(row + 20)
   }
 
+  /** Bytes the content takes on disk (EntryTable.stored). */
+  storedSize(row: number): number {
+    return this.#bytes.readDoubleLE(row + 28)
+  }
+
   inline(row: number): boolean {
-    return ((this.#bytes[row + 28] as number) & FLAG_INLINE) !== 0
+    return ((this.#bytes[row + 36] as number) & FLAG_INLINE) !== 0
   }
 
   manifest(row: number): boolean {
-    return ((this.#bytes[row + 28] as number) & FLAG_MANIFEST) !== 0
+    return ((this.#bytes[row + 36] as number) & FLAG_MANIFEST) !== 0
   }
 
   /** The digest's bytes: `digestBytes` from the returned offset of {@link buffer}. */
   digestAt(row: number): number {
-    return row + 29
+    return row + 37
   }
 
   get buffer(): Buffer {
@@ -405,9 +413,10 @@ function buildSection(
     bytes.writeDoubleLE(entries.ctime[index] as number, at + 8)
     bytes.writeUInt32LE(entries.recordSize[index] as number, at + 16)
     bytes.writeDoubleLE(entries.size[index] as number, at + 20)
-    bytes[at + 28] =
+    bytes.writeDoubleLE(entries.stored[index] as number, at + 28)
+    bytes[at + 36] =
       (entries.inline[index] === 1 ? FLAG_INLINE : 0) | (source.manifest[index] === 1 ? FLAG_MANIFEST : 0)
-    source.digestInto(entries.content[index] as number, bytes, at + 29)
+    source.digestInto(entries.content[index] as number, bytes, at + 37)
     at += ROW_FIXED_BYTES - 1 + digestBytes
     rows += 1
   }

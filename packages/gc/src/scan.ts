@@ -229,6 +229,7 @@ function* scanEntryShard(state: ScanState, shard: string, rows: ShardIndex | und
           stat,
           content,
           rows.contentSize(row),
+          rows.storedSize(row),
           rows.inline(row),
           ENTRY_DECODED,
         )
@@ -253,7 +254,7 @@ function* addRecord(state: ScanState, key: string, path: string): Protocol<void>
       addForeign(state, relative(state, path))
       break
     case 'bad':
-      scan.entries.add(key, file.stat, -1, 0, false, badState(state, file.stat))
+      scan.entries.add(key, file.stat, -1, 0, 0, false, badState(state, file.stat))
       break
     case 'record': {
       const { record, stat } = file
@@ -263,6 +264,7 @@ function* addRecord(state: ScanState, key: string, path: string): Protocol<void>
         stat,
         content,
         record.size,
+        storedBytes(record),
         record.inline !== undefined,
         ENTRY_DECODED,
       )
@@ -353,12 +355,14 @@ function* rereadEntry(state: ScanState, index: number): Protocol<void> {
   if (file.kind !== 'record') {
     entries.content[index] = -1
     entries.size[index] = 0
+    entries.stored[index] = 0
     entries.state[index] = file.kind === 'bad' ? badState(state, file.stat) : ENTRY_CORRUPT
     return
   }
   const { record, stat } = file
   entries.content[index] = scan.contents.intern(record.digest)
   entries.size[index] = record.size
+  entries.stored[index] = storedBytes(record)
   entries.inline[index] = record.inline === undefined ? 0 : 1
   entries.ctime[index] = stat.ctimeMs
   entries.recordSize[index] = stat.size
@@ -379,9 +383,12 @@ function classifyEntries(scan: ScanResult, options: ScanOptions, deferIndexed: b
     if (entries.state[index] !== ENTRY_DECODED) continue
     const content = entries.content[index] as number
     const size = entries.size[index] as number
+    const stored = entries.stored[index] as number
     let whole = entries.inline[index] === 1
     if (!whole) {
-      whole = contents.fileKind[content] === FILE_REGULAR && contents.fileSize[content] === size
+      // A compressed content file is its record's `stored` bytes, a raw one its `size`, which
+      // `stored` then equals: either way what a reader checks before decoding.
+      whole = contents.fileKind[content] === FILE_REGULAR && contents.fileSize[content] === stored
       const stillCopying =
         options.publishMode === 'copy' &&
         contents.fileKind[content] !== FILE_NONE &&
@@ -401,9 +408,17 @@ function classifyEntries(scan: ScanResult, options: ScanOptions, deferIndexed: b
     }
     entries.state[index] = ENTRY_VALID
     contents.refs[content] = (contents.refs[content] as number) + 1
-    if (contents.size[content] === -1) contents.size[content] = size
+    if (contents.size[content] === -1) {
+      contents.size[content] = size
+      contents.stored[content] = stored
+    }
   }
   return suspects
+}
+
+/** Bytes an entry's content takes on disk: its content file's (the record's `stored`), or its inline size. */
+function storedBytes(record: EntryRecord): number {
+  return record.inline === undefined ? record.stored : record.size
 }
 
 /** A bad record file is corrupt, unless a copy-mode store may still be writing it. */

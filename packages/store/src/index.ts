@@ -21,6 +21,7 @@ export {
   TMP_DIR,
 } from './layout.js'
 export { encodeMetadata, METADATA_MAX_DEPTH } from './metadata.js'
+export { originalContent } from './original-content.js'
 export type { PutResult } from './publish.js'
 export {
   decodeRecord,

@@ -20,6 +20,7 @@
 import type { Codec } from './codec.js'
 import { CONTENT_FRAME_HEADER_BYTES } from './frame.js'
 import { STORE_FORMAT_VERSION } from './layout.js'
+import { readCanonicalHeader } from './record-header.js'
 
 /** Any value JSON can represent. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue }
@@ -102,11 +103,15 @@ export function decodeRecord(bytes: Buffer, digestLength: number): EntryRecord |
   if ((flags & ~FLAG_INLINE) !== 0 || bytes.readUInt16BE(6) !== 0) return 'bad-record'
   const headerLength = bytes.readUInt32BE(8)
   if (headerLength > bytes.length - FIXED_BYTES) return 'bad-record'
-  let header: unknown
-  try {
-    header = JSON.parse(bytes.toString('utf8', FIXED_BYTES, FIXED_BYTES + headerLength))
-  } catch {
-    return 'bad-record'
+  // encodeRecord's own form is read without JSON.parse of the whole header (record-header.ts);
+  // any other form is parsed, and either way judged by the same checks below.
+  let header: unknown = readCanonicalHeader(bytes, FIXED_BYTES, FIXED_BYTES + headerLength, digestLength)
+  if (header === undefined) {
+    try {
+      header = JSON.parse(bytes.toString('utf8', FIXED_BYTES, FIXED_BYTES + headerLength))
+    } catch {
+      return 'bad-record'
+    }
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return 'bad-record'
   const { digest, size, time, metadata, codec, stored } = header as Record<string, unknown>
