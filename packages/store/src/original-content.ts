@@ -5,7 +5,7 @@
  * exactly what the record says.
  */
 
-import { canDecode, decompressSync } from './codec.js'
+import { canDecode, decodeContent } from './codec.js'
 import { CONTENT_FRAME_HEADER_BYTES, readContentFrameHeader } from './frame.js'
 import type { EntryRecord } from './record.js'
 
@@ -21,5 +21,5 @@ export function originalContent(record: EntryRecord, file: Buffer): Buffer | und
   if (file.length !== record.stored || !canDecode(record.codec)) return undefined
   const header = readContentFrameHeader(file)
   if (header === undefined || header.codec !== record.codec || header.size !== record.size) return undefined
-  return decompressSync(header.codec, file.subarray(CONTENT_FRAME_HEADER_BYTES), record.size)
+  return decodeContent(header.codec, file.subarray(CONTENT_FRAME_HEADER_BYTES), record.size)
 }
