@@ -218,10 +218,10 @@ run.run()
 const stats = suite('cairn stats: logical size, size on disk, ratio')
 stats.after(removeTempDirs)
 
-stats('stats --json and the human output give bytes, storedBytes and their ratio', async () => {
+stats('stats --json and the human output give bytes on disk, logicalBytes and their ratio', async () => {
   const store = join(tempDir('cairn-compression-stats-'), 'store')
   const empty = JSON.parse((await cairn(['stats', '--store', store, '--json'])).stdout)
-  assert.equal([empty.bytes, empty.storedBytes, empty.ratio], [0, 0, null])
+  assert.equal([empty.bytes, empty.logicalBytes, empty.ratio], [0, 0, null])
 
   const big = compressible(300_000)
   assert.is((await put(store, KEY1, big, ['--compression', 'gzip'])).code, 0)
@@ -239,17 +239,17 @@ stats('stats --json and the human output give bytes, storedBytes and their ratio
   const summary = JSON.parse(result.stdout)
   const logical = big.length + 16 + random.length
   const stored = onDisk + 16 + random.length
-  assert.is(summary.bytes, logical)
-  assert.is(summary.storedBytes, stored)
+  assert.is(summary.bytes, stored)
+  assert.is(summary.logicalBytes, logical)
   assert.is(summary.entryBytes, logical + big.length)
   assert.is(summary.ratio, Math.round((logical / stored) * 100) / 100)
 
   const human = await cairn(['stats', '--store', store])
+  assert.match(human.stdout, new RegExp(`^bytes {7}.* \\(${stored} bytes; .*\\)$`, 'm'))
   assert.match(
     human.stdout,
-    new RegExp(`^on disk {5}.* \\(${stored} bytes; ratio ${summary.ratio.toFixed(2)}\\)$`, 'm'),
+    new RegExp(`^logical {5}.* \\(ratio ${summary.ratio.toFixed(2)}: bytes on disk above`, 'm'),
   )
-  assert.match(human.stdout, new RegExp(`^bytes {7}.* \\(${logical} bytes;`, 'm'))
 })
 
 stats.run()
@@ -269,7 +269,7 @@ verify('good compressed content verifies: its original bytes are hashed', async 
   assert.is(result.code, 0, result.stdout)
   const report = JSON.parse(result.stdout)
   assert.equal(report.damage, [])
-  assert.equal(report.unchecked, [])
+  assert.is(report.unchecked, undefined, 'no unchecked field when everything was checked')
   assert.is(report.contentFiles, 2)
   assert.is(report.bytesHashed, a.length + b.length, 'the uncompressed bytes are what is hashed')
 })
@@ -294,7 +294,9 @@ verify('corrupt and truncated compressed content is damaged; --fix removes it an
     [`content ${scribbled}`, `content ${truncated}`, `entry ${KEY1}`, `entry ${KEY2}`].sort(),
   )
   for (const item of report.damage.filter((d) => d.kind === 'content')) {
-    assert.match(item.reason, /decompress/, item.reason)
+    // Random bytes over a small compressed file may also land on its frame header: then the
+    // file reads as raw bytes that do not hash to its name. Damaged either way.
+    assert.match(item.reason, /decompress|hash to/, item.reason)
   }
   const human = await cairn(['verify', '--store', store])
   assert.match(human.stdout, new RegExp(`^damaged content ${truncated}: `, 'm'))
@@ -439,7 +441,7 @@ mixed('raw, gzip and brotli entries in one store: get, run hits, verify and stat
   assert.is(verified.code, 0, verified.stdout)
   assert.equal(JSON.parse(verified.stdout).damage, [])
   const summary = JSON.parse((await cairn(['stats', '--store', store, '--json'])).stdout)
-  assert.ok(summary.storedBytes < summary.bytes, JSON.stringify(summary))
+  assert.ok(summary.bytes < summary.logicalBytes, JSON.stringify(summary))
   assert.ok(summary.ratio > 1)
 })
 

@@ -27,16 +27,14 @@ export interface StoreSummary {
    */
   runs: number
   /**
-   * Logical content bytes (as put, uncompressed), each distinct content counted once.
+   * Content bytes as the disk holds them, each distinct content counted once: compressed content
+   * at its compressed size, the rest (inline content too) at its size. What GC budgets count,
+   * and what `cairn gc` reports as bytes.
    */
   bytes: number
-  /**
-   * Bytes the content takes on disk, each distinct content counted once: the compressed size of
-   * compressed content, the size of the rest (inline content counts its own size). What GC
-   * budgets count.
-   */
-  storedBytes: number
-  /** `bytes` / `storedBytes` (2.5 means compression made the content 2.5 times smaller); null when empty. */
+  /** The same contents' uncompressed (logical) size, as they were put: `bytes` without compression. */
+  logicalBytes: number
+  /** `logicalBytes / bytes` (2.5: compression made the content 2.5 times smaller), two decimals; null when empty. */
   ratio: number | null
   /** The sum of every entry's size, as if equal contents were not shared. */
   entryBytes: number
@@ -58,15 +56,15 @@ export const statsCommand: Command = {
   name: 'stats',
   summary: 'summarize a store: entries, bytes, shards, oldest and newest use, largest entries',
   usage,
-  help: `Walks the store and prints: the number of entries; their content bytes (equal contents
-counted once; logical, i.e. uncompressed) and the sum of entry sizes; the bytes the content takes
-on disk (compressed content counts its compressed size) and the ratio logical / on disk; how
-many of the 256 entry shards are used; the oldest and newest last use (hits refresh it at most
-once an hour); and the ${LARGEST_SHOWN} largest entries.
+  help: `Walks the store and prints: the number of entries; their content bytes on disk (equal
+contents counted once; compressed content at its compressed size, what cairn gc budgets count),
+their uncompressed size and the ratio of the two, and the sum of entry sizes; how many of the
+256 entry shards are used; the oldest and newest last use (hits refresh it at most once an
+hour); and the ${LARGEST_SHOWN} largest entries.
 
-With --json, prints one JSON object {store, entries, runs, bytes, storedBytes, ratio, entryBytes,
+With --json, prints one JSON object {store, entries, runs, bytes, logicalBytes, ratio, entryBytes,
 shards, oldestUse, newestUse, largest: [{key, size, lastUsed, what}]} and nothing else on stdout;
-ratio is bytes / storedBytes (null for an empty store); runs
+ratio is logicalBytes / bytes (1 without compression, null for an empty store); runs
 counts the cairn runs that can be restored (a manifest whose every file is in the store; each
 run stores one entry per output file besides its manifest); what names the run (its command) or
 the output file an entry holds. Sizes are in binary units (KiB, MiB), as cairn gc prints them.
@@ -134,11 +132,10 @@ async function summarize(store: Store): Promise<StoreSummary> {
     }
   }
   for (const { size, stored } of sizeOfDigest.values()) {
-    summary.bytes += size
-    summary.storedBytes += stored
+    summary.bytes += stored
+    summary.logicalBytes += size
   }
-  summary.ratio =
-    summary.storedBytes === 0 ? null : Math.round((summary.bytes / summary.storedBytes) * 100) / 100
+  summary.ratio = summary.bytes === 0 ? null : Math.round((summary.logicalBytes / summary.bytes) * 100) / 100
   summary.shards = shards.size
   if (summary.entries > 0) {
     summary.oldestUse = new Date(oldest).toISOString()
@@ -163,7 +160,7 @@ function emptySummary(dir: string): StoreSummary {
     entries: 0,
     runs: 0,
     bytes: 0,
-    storedBytes: 0,
+    logicalBytes: 0,
     ratio: null,
     entryBytes: 0,
     shards: 0,
@@ -188,8 +185,8 @@ function writeSummary(io: Io, summary: StoreSummary): void {
       `${humanBytes(summary.bytes)} (${counted(summary.bytes, 'byte')}; ${humanBytes(summary.entryBytes)} before sharing equal contents)`,
     ],
     [
-      'on disk',
-      `${humanBytes(summary.storedBytes)} (${counted(summary.storedBytes, 'byte')}; ratio ${summary.ratio === null ? '-' : summary.ratio.toFixed(2)})`,
+      'logical',
+      `${humanBytes(summary.logicalBytes)} (ratio ${summary.ratio === null ? '-' : summary.ratio.toFixed(2)}: bytes on disk above, compressed content counted compressed)`,
     ],
     ['shards', `${summary.shards} of 256`],
     ['oldest use', summary.oldestUse ?? '-'],

@@ -26,7 +26,8 @@ With --fix, removes what is damaged (the next put of those keys stores them afre
 in a store another user owns, --fix refuses (as put and gc do) unless CAIRN_ALLOW_FOREIGN_OWNER=1.
 
 With --json, prints one JSON object {entries, contentFiles, bytesHashed, ms, fixed,
-damage: [{kind: "entry"|"content", name, reason, removed}], unchecked: [{name, reason}]} and
+damage: [{kind: "entry"|"content", name, reason, removed}]} (plus unchecked: [{name, reason}]
+when some content could not be checked) and
 nothing else on stdout; bytesHashed counts original (uncompressed) bytes.
 
 Options:
@@ -74,7 +75,8 @@ async function run(argv: string[], io: Io): Promise<number> {
           ms: Math.round(ms),
           fixed: fix,
           damage,
-          unchecked: report.unchecked,
+          // Only when there is any: content of a codec this Node cannot decode.
+          ...(report.unchecked.length > 0 ? { unchecked: report.unchecked } : {}),
         },
         null,
         2,
