@@ -7,6 +7,7 @@
  * descriptor exhaustion) are thrown, as CairnError.
  */
 
+import { constants } from 'node:buffer'
 import { canDecode, decodeContent } from './codec.js'
 import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
@@ -54,6 +55,11 @@ export type MissReason =
   | 'content-frame'
   /** Content compressed with a codec this process cannot decode (zstd before Node 22.15). Not corruption. */
   | 'codec-unavailable'
+  /**
+   * Compressed content too large to decompress into one Buffer (Node's limit, 4 GiB on 64-bit):
+   * not corruption; getStream and materialize read it.
+   */
+  | 'too-large'
 
 export type ReadOutcome =
   | {
@@ -76,6 +82,9 @@ export const COPY_MODE_GRACE_MS = 10_000
 
 /** Retries, and the waits between them, for a file held open by another process on Windows. */
 const WINDOWS_BUSY_WAITS_MS = [2, 10, 50]
+
+/** The largest Buffer Node can make: decompressing more into memory is impossible. */
+const MAX_LENGTH = constants.MAX_LENGTH
 
 /** A file that has been opened and read whole, with what fstat said about it. */
 interface ReadFile {
@@ -131,7 +140,8 @@ export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Pr
     contentPath = ctx.layout.contentPath(record.digest)
     // A raw entry costs one comparison more than before compression existed (issue 14).
     const framed = record.codec !== 'none'
-    if (framed && !canDecode(record.codec)) return yield* readEntryCarefully(ctx, key, depth)
+    if (framed && (!canDecode(record.codec) || (depth === 'data' && record.size >= MAX_LENGTH)))
+      return yield* readEntryCarefully(ctx, key, depth)
     if (depth === 'data') {
       const content = yield* readQuickly(contentPath, record.stored + 1, true)
       if (content === undefined || content.length !== record.stored)
@@ -175,6 +185,35 @@ function unframe(record: EntryRecord, file: Buffer): Buffer | undefined {
   const header = readContentFrameHeader(file)
   if (header === undefined || header.codec !== record.codec || header.size !== record.size) return undefined
   return decodeContent(header.codec, file.subarray(CONTENT_FRAME_HEADER_BYTES), record.size)
+}
+
+/**
+ * Whether the content file at `path`, which is not what `record` describes, is this content in
+ * its other form: raw when the record says compressed, or a frame of this content's size (another
+ * codec) when it says raw or another frame. Such a file is another entry's, published by a writer
+ * that got there first (an older Cairn that did not look, or a republish after a GC), and is good;
+ * only this record is stale, and only it is removed. Anything else is damage. Read from a checked
+ * descriptor: a regular file, its size, and its first 16 bytes.
+ */
+function* holdsOtherForm(ctx: StoreContext, path: string, record: EntryRecord): Protocol<boolean> {
+  const fd = yield* openForReading(ctx, path)
+  if (typeof fd === 'string') return false
+  try {
+    const stat = yield* fstat(fd)
+    if (stat.kind !== 'file') return false
+    if (stat.size === record.size) return record.codec !== 'none'
+    if (stat.size >= record.size) return false
+    const header = readContentFrameHeader(yield* read(fd, CONTENT_FRAME_HEADER_BYTES))
+    return (
+      header !== undefined &&
+      header.size === record.size &&
+      (header.codec !== record.codec || stat.size !== record.stored)
+    )
+  } catch {
+    return false
+  } finally {
+    yield* closeQuietly(fd)
+  }
 }
 
 /** Whether the open framed content file `fd` starts with the frame header its record describes. */
@@ -224,16 +263,18 @@ function* readEntryCarefully(ctx: StoreContext, key: string, depth: ReadDepth): 
     const framed = record.codec !== 'none'
     // Nothing is wrong with the entry; this process just cannot read it. Left for one that can.
     if (framed && !canDecode(record.codec)) return yield* missing(ctx, 'codec-unavailable', [])
+    if (framed && depth === 'data' && record.size >= MAX_LENGTH) return yield* missing(ctx, 'too-large', [])
     if (depth === 'open') {
       const opened = yield* openContent(ctx, contentPath, record.stored)
       if (typeof opened === 'string') {
-        if (opened !== 'absent' && opened !== 'busy') suspects.push({ path: contentPath, stat: undefined })
+        if (opened !== 'absent' && opened !== 'busy' && !(yield* holdsOtherForm(ctx, contentPath, record)))
+          suspects.push({ path: contentPath, stat: undefined })
         return yield* missing(ctx, opened === 'absent' ? 'content-missing' : opened, suspects)
       }
       if (framed && !(yield* frameHeaderMatches(opened, record))) {
         const stat = yield* fstat(opened)
         yield* closeQuietly(opened)
-        suspects.push({ path: contentPath, stat })
+        if (!(yield* holdsOtherForm(ctx, contentPath, record))) suspects.push({ path: contentPath, stat })
         return yield* missing(ctx, 'content-frame', suspects)
       }
       fd = opened
@@ -241,17 +282,21 @@ function* readEntryCarefully(ctx: StoreContext, key: string, depth: ReadDepth): 
       const content = yield* readWholeFile(ctx, contentPath, (size) => size === record.stored, 'content-size')
       if (typeof content === 'string') {
         // The content file itself is only suspect when it exists but is wrong.
-        const contentBad = content !== 'absent' && content !== 'busy'
+        const contentBad =
+          content !== 'absent' && content !== 'busy' && !(yield* holdsOtherForm(ctx, contentPath, record))
         if (contentBad) suspects.push({ path: contentPath, stat: undefined })
         return yield* missing(ctx, content === 'absent' ? 'content-missing' : content, suspects)
       }
-      suspects.push({ path: contentPath, stat: content.stat })
       data = framed ? unframe(record, content.bytes) : content.bytes
+      if (data === undefined && (yield* holdsOtherForm(ctx, contentPath, record)))
+        return yield* missing(ctx, 'content-frame', suspects)
+      suspects.push({ path: contentPath, stat: content.stat })
       if (data === undefined) return yield* missing(ctx, 'content-frame', suspects)
     } else {
       const problem = yield* checkContent(ctx, contentPath, record.stored)
       if (problem) {
-        if (problem === 'content-size') suspects.push({ path: contentPath, stat: undefined })
+        if (problem === 'content-size' && !(yield* holdsOtherForm(ctx, contentPath, record)))
+          suspects.push({ path: contentPath, stat: undefined })
         return yield* missing(ctx, problem, suspects)
       }
     }
@@ -368,7 +413,7 @@ function* checkContent(ctx: StoreContext, path: string, size: number): Protocol<
  * counted, and the suspect files are removed (best effort) so the next put can publish afresh.
  */
 function* missing(ctx: StoreContext, reason: MissReason, suspects: Suspect[]): Protocol<ReadOutcome> {
-  if (reason !== 'absent' && reason !== 'busy' && reason !== 'codec-unavailable') {
+  if (reason !== 'absent' && reason !== 'busy' && reason !== 'codec-unavailable' && reason !== 'too-large') {
     ctx.stats.corrupt += 1
     for (const suspect of suspects) yield* removeCorrupt(ctx, suspect.path, suspect.stat)
   }
