@@ -17,10 +17,11 @@
 //   and of the C example programs Debian's -dev packages install under /usr/share/doc. Files
 //   that need a header this machine lacks are skipped and counted.
 //
-// Built once and cached under <tmpdir>/cairn-bench-corpus/<version>: the directory name
-// carries the versions of the tools, so a new compiler gives a new corpus rather than a mix.
-// The same tools and sources give the same bytes (paths are fixed, esbuild and tsc are
-// deterministic; gcc's debug info names the fixed build directory).
+// Built once and cached under <tmpdir>/cairn-bench-corpus/<id>: the id carries the versions of
+// the tools, so a new compiler gives a new corpus rather than a mix. The same tools and sources
+// give the same bytes: tsc and esbuild are deterministic, and gcc's debug info has this
+// machine's paths mapped away (-ffile-prefix-map). Paths are left only in esbuild's source maps
+// and metafiles (relative between the workspace and the corpus directory).
 
 import { spawn, spawnSync } from 'node:child_process'
 import {
@@ -36,16 +37,17 @@ import {
 } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { dirname, join, relative } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import { build, version as esbuildVersion } from 'esbuild'
 
-const root = new URL('..', import.meta.url).pathname
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const pnpmDir = join(root, 'node_modules', '.pnpm')
 const requireFromRoot = createRequire(join(root, 'package.json'))
 
 /** Bump when the recipe changes, so an old cached corpus is not reused. */
-const RECIPE = 2
+const RECIPE = 5
 
 const TSC_PACKAGES = [
   'tsconfig-paths',
@@ -151,6 +153,7 @@ function buildTsc(out) {
 /** esbuild bundles of BUNDLES, plain and minified, with source maps and metafiles. */
 async function buildBundles(out) {
   const dir = join(out, 'esbuild')
+  mkdirSync(dir, { recursive: true })
   const built = []
   for (const name of BUNDLES) {
     for (const minify of [false, true]) {
@@ -158,6 +161,8 @@ async function buildBundles(out) {
       const result = await build({
         entryPoints: [requireFromRoot.resolve(name)],
         outfile: join(dir, `${base}.js`),
+        // Module comments and metafile paths are relative to this, as in a project's own build.
+        absWorkingDir: root,
         bundle: true,
         platform: 'node',
         format: 'esm',
@@ -228,7 +233,10 @@ async function buildObjects(out) {
     while (next < jobs.length) {
       const job = jobs[next++]
       const status = await new Promise((resolve) => {
-        const child = spawn(job.compiler, ['-c', '-w', ...job.flags, '-o', job.output, job.path], {
+        // The prefix maps keep this machine's paths (the build directory, the workspace's)
+        // out of the debug info, so the objects do not depend on where they were built.
+        const maps = [`-ffile-prefix-map=${out}=corpus`, `-ffile-prefix-map=${root}=workspace`]
+        const child = spawn(job.compiler, ['-c', '-w', ...maps, ...job.flags, '-o', job.output, job.path], {
           cwd: out,
           stdio: 'ignore',
         })
@@ -262,7 +270,8 @@ export async function loadCorpus({ log = console.log } = {}) {
   const manifestPath = join(dir, 'corpus.json')
   if (!existsSync(manifestPath)) {
     const start = performance.now()
-    const building = `${dir}.building-${process.pid}`
+    // A fixed name (no pid): the metafiles name their outputs by path.
+    const building = `${dir}.building`
     rmSync(building, { recursive: true, force: true })
     mkdirSync(building, { recursive: true })
     const tscFiles = buildTsc(building)
