@@ -331,6 +331,8 @@ listing('stats --json: entries, bytes, shards, oldest and newest use, largest en
       entries: 0,
       runs: 0,
       bytes: 0,
+      storedBytes: 0,
+      ratio: null,
       entryBytes: 0,
       shards: 0,
       oldestUse: null,
@@ -392,7 +394,7 @@ verifying('verify re-hashes everything; damage exits 1 until --fix removes it', 
   const report = JSON.parse(clean.stdout) as Record<string, unknown>
   assert.equal(
     { ...report, ms: 0 },
-    { entries: 2, contentFiles: 1, bytesHashed: 100_016, ms: 0, fixed: false, damage: [] },
+    { entries: 2, contentFiles: 1, bytesHashed: 100_016, ms: 0, fixed: false, damage: [], unchecked: [] },
   )
 
   // Bit rot that keeps the sizes: one byte of the content file, one of the inline record.

@@ -1,11 +1,28 @@
 /**
- * `cairn verify`'s walk: re-hashes every content file and checks every entry record against
- * its content, reporting what is damaged without touching it (the store's own readers remove
- * what they find corrupt; a report must not). Removal is a separate step, {@link removeDamaged}.
+ * `cairn verify`'s walk: re-hashes every content file (a compressed one decompressed, so its
+ * original bytes are what is hashed) and checks every entry record against its content,
+ * reporting what is damaged without touching it (the store's own readers remove what they find
+ * corrupt; a report must not). Removal is a separate step, {@link removeDamaged}.
  */
 
+import { read as readAt } from 'node:fs'
+import { Readable } from 'node:stream'
+import { promisify } from 'node:util'
 import { createHasher, DIGEST_LENGTH, type Hasher } from '@cairn/hash'
-import { decodeRecord, isValidKey, Layout, RECORD_MAX_BYTES, SHARDS, type Store } from '@cairn/store'
+import {
+  CONTENT_FRAME_HEADER_BYTES,
+  type Codec,
+  type ContentFrameHeader,
+  canDecode,
+  decodeContentStream,
+  decodeRecord,
+  isValidKey,
+  Layout,
+  RECORD_MAX_BYTES,
+  readContentFrameHeader,
+  SHARDS,
+  type Store,
+} from '@cairn/store'
 import {
   assessStore,
   COPY_MODE_GRACE_MS,
@@ -37,25 +54,48 @@ export interface Damage {
   ino: number | undefined
 }
 
+/**
+ * A content file that could not be checked, and is not damage: compressed with a codec this
+ * process cannot decode (zstd, written by Node 22.15 or later, read by an older Node).
+ */
+export interface Unchecked {
+  /** The content's digest. */
+  name: string
+  reason: string
+}
+
 /** What a check found. */
 export interface CheckReport {
   entries: number
   contentFiles: number
+  /** Bytes hashed: the original (uncompressed) bytes of compressed content. */
   bytesHashed: number
   damage: Damage[]
+  /** Content files left unchecked (never removed), with why. */
+  unchecked: Unchecked[]
 }
 
 type ContentState =
-  | { state: 'ok'; size: number }
+  /**
+   * A content file whose bytes hash to its name: `size` original bytes, `stored` on disk,
+   * raw (`codec` none) or a content frame of `codec`. `undecodable`: a valid frame header of a
+   * codec this process cannot decode, so its bytes were not hashed.
+   */
+  | { state: 'ok' | 'undecodable'; size: number; stored: number; codec: Codec }
+  /** Too young to judge in copy mode: it may still be being written. */
+  | { state: 'young' }
   | { state: 'absent' }
   | { state: 'bad'; reason: string; ino: number | undefined }
 
 /**
  * Checks every entry and content file of `store`. An entry is damaged when its record does not
  * parse, its inline content or content file does not match the digest it names, or its content
- * file is missing or of another size. A content file is damaged when its bytes do not hash to
- * its name. In a store without hard links (copy mode), files younger than 10 seconds may still be
- * being written, so they are not judged.
+ * file is missing, of another size, or stored otherwise (raw or compressed, codec, bytes on disk)
+ * than the record says. A content file is damaged when its bytes, decompressed if it is a
+ * content frame, do not hash to its name; a frame that does not decompress to exactly the size
+ * its header gives is damaged too. A frame of a codec this process cannot decode is listed in
+ * `unchecked`, not as damage. In a store without hard links (copy mode), files younger than 10
+ * seconds may still be being written, so they are not judged.
  */
 export async function checkStore(store: Store, now: () => number = Date.now): Promise<CheckReport> {
   const layout = new Layout(store.dir)
@@ -63,7 +103,7 @@ export async function checkStore(store: Store, now: () => number = Date.now): Pr
   const hasher = await createHasher({ algorithm: store.algorithm })
   const digestLength = DIGEST_LENGTH[store.algorithm]
   const young = (stat: FileStat) => marker?.publish === 'copy' && now() - stat.mtimeMs < COPY_MODE_GRACE_MS
-  const report: CheckReport = { entries: 0, contentFiles: 0, bytesHashed: 0, damage: [] }
+  const report: CheckReport = { entries: 0, contentFiles: 0, bytesHashed: 0, damage: [], unchecked: [] }
   const contents = new Map<string, ContentState>()
 
   const checkContent = async (digest: string): Promise<ContentState> => {
@@ -71,7 +111,12 @@ export async function checkStore(store: Store, now: () => number = Date.now): Pr
     if (known) return known
     const state = await checkContentFile(layout, hasher, digest, young, report)
     contents.set(digest, state)
-    if (state.state === 'bad') {
+    if (state.state === 'undecodable') {
+      report.unchecked.push({
+        name: digest,
+        reason: `it is compressed with ${state.codec}, which this Node (${process.versions.node}) cannot decode`,
+      })
+    } else if (state.state === 'bad') {
       report.damage.push({
         kind: 'content',
         name: digest,
@@ -117,8 +162,9 @@ export async function checkStore(store: Store, now: () => number = Date.now): Pr
         if (stillThere(path, record.stat.ino)) damaged(`its content ${decoded.digest} is missing`)
       } else if (content.state === 'bad') {
         damaged(`its content ${decoded.digest} is damaged: ${content.reason}`)
-      } else if (content.size !== decoded.size) {
-        damaged(`its content has ${counted(content.size, 'byte')}, the record says ${decoded.size}`)
+      } else if (content.state !== 'young') {
+        const problem = mismatch(content, decoded)
+        if (problem !== undefined) damaged(problem)
       }
     }
   }
@@ -178,19 +224,122 @@ async function checkContentFile(
   } catch {
     return { state: 'absent' }
   }
-  if (young(stat)) return { state: 'ok', size: stat.size }
+  if (young(stat)) return { state: 'young' }
   report.contentFiles += 1
   if (stat.kind !== 'file') return { state: 'bad', reason: 'it is not a regular file', ino: undefined }
-  let found: string
+  // Everything is read from this descriptor, checked by its own fstat: the name may be swapped.
+  const fd = runSync(openForReading({ platform: process.platform }, path))
+  if (fd === 'absent' || fd === 'busy') return { state: 'absent' }
+  if (typeof fd === 'string') return { state: 'bad', reason: 'it is not a regular file', ino: undefined }
   try {
-    found = await hasher.file(path)
+    const opened = runSync(fstat(fd))
+    if (opened.kind !== 'file') return { state: 'bad', reason: 'it is not a regular file', ino: undefined }
+    const bad = (reason: string): ContentState => ({ state: 'bad', reason, ino: opened.ino })
+    const frame = readContentFrameHeader(runSync(read(fd, CONTENT_FRAME_HEADER_BYTES)))
+    // A compressed file is always smaller than its content (it is kept only when it saves 10 %),
+    // so a frame header naming a larger size means a framed file; anything else is raw bytes.
+    if (frame !== undefined && frame.size > opened.size) {
+      const framed = { size: frame.size, stored: opened.size, codec: frame.codec }
+      if (!canDecode(frame.codec)) return { state: 'undecodable', ...framed }
+      const found = await hashFramed(fd, frame, opened.size, hasher)
+      report.bytesHashed += frame.size
+      if (found === digest) return { state: 'ok', ...framed }
+      // Raw content may begin with bytes that read as a frame header: it is good if it hashes.
+      if ((await hashStream(fileStream(fd, 0, opened.size), hasher)) === digest) {
+        report.bytesHashed += opened.size
+        return { state: 'ok', size: opened.size, stored: opened.size, codec: 'none' }
+      }
+      return bad(
+        found === undefined
+          ? `its ${frame.codec} stream does not decompress to the ${counted(frame.size, 'byte')} its frame header gives`
+          : `its bytes decompress to ${found}`,
+      )
+    }
+    const found = await hashStream(fileStream(fd, 0, opened.size), hasher)
+    report.bytesHashed += opened.size
+    if (found !== digest) return bad(`its bytes hash to ${found}`)
+    return { state: 'ok', size: opened.size, stored: opened.size, codec: 'none' }
+  } finally {
+    runSync(close(fd))
+  }
+}
+
+/**
+ * The digest of a framed content file's original bytes, decompressed from the open descriptor
+ * in bounded memory; undefined when the stream does not decode to exactly `frame.size` bytes
+ * (damaged, truncated, or a bomb: decoding stops at the size).
+ */
+async function hashFramed(
+  fd: number,
+  frame: ContentFrameHeader,
+  stored: number,
+  hasher: Hasher,
+): Promise<string | undefined> {
+  const decoded = decodeContentStream(
+    fileStream(fd, CONTENT_FRAME_HEADER_BYTES, stored),
+    frame.codec,
+    frame.size,
+  )
+  try {
+    return await hashStream(decoded, hasher)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' }
+    if ((error as { code?: unknown }).code === 'ERR_CAIRN_CORRUPT') return undefined
     throw error
   }
-  report.bytesHashed += stat.size
-  if (found !== digest) return { state: 'bad', reason: `its bytes hash to ${found}`, ino: stat.ino }
-  return { state: 'ok', size: stat.size }
+}
+
+const readAtAsync = promisify(readAt)
+
+/** How much of a content file is read at a time. */
+const CHUNK_BYTES = 256 * 1024
+
+/**
+ * Bytes `start` to `end` (exclusive) of the open file `fd`, read by position in bounded memory.
+ * Destroying the stream leaves `fd` open (a file stream would close it): the caller closes it.
+ */
+function fileStream(fd: number, start: number, end: number): Readable {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let position = start
+    while (position < end) {
+      const buffer = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, end - position))
+      const { bytesRead } = await readAtAsync(fd, buffer, 0, buffer.length, position)
+      if (bytesRead === 0) return
+      position += bytesRead
+      yield buffer.subarray(0, bytesRead)
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false })
+}
+
+async function hashStream(stream: Readable, hasher: Hasher): Promise<string> {
+  const digest = hasher.stream()
+  for await (const chunk of stream) digest.update(chunk as Buffer)
+  return digest.digest()
+}
+
+/**
+ * What is wrong between a record and the content file it names (which hashes to its digest),
+ * or undefined when the record describes the file: raw or compressed with the same codec, the
+ * same original size, and (compressed) the same bytes on disk.
+ */
+function mismatch(
+  content: { size: number; stored: number; codec: Codec },
+  record: { size: number; stored: number; codec: Codec },
+): string | undefined {
+  if (content.codec !== record.codec) {
+    return `its record says its content is ${describeCodec(record.codec)}, the content file is ${describeCodec(content.codec)}`
+  }
+  if (content.size !== record.size) {
+    return `its content has ${counted(content.size, 'byte')}, the record says ${record.size}`
+  }
+  if (content.stored !== record.stored) {
+    return `its content file has ${counted(content.stored, 'byte')} on disk, the record says ${record.stored}`
+  }
+  return undefined
+}
+
+function describeCodec(codec: Codec): string {
+  return codec === 'none' ? 'raw' : `compressed with ${codec}`
 }
 
 /** A record's bytes, or why it could not be read as one; undefined if it is gone. */

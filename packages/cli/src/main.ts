@@ -103,6 +103,10 @@ async function helpText(name: string | undefined): Promise<string> {
     '                  verify and gc are about the local store only',
     '  CAIRN_REMOTE_HEADERS',
     '                  request headers for it, one "Name: value" a line (as --remote-header)',
+    '  CAIRN_COMPRESSION',
+    '                  the codec new content is stored with, as --compression: none (default),',
+    '                  gzip, brotli, zstd (Node 22.15+), or CODEC:LEVEL; used by run, put, serve,',
+    '                  and get and has with a remote tier (what they download is stored)',
     '  CAIRN_DEBUG=1   print stack traces with errors',
   ].join('\n')
 }

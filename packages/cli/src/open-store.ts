@@ -12,6 +12,7 @@ import {
 import { CairnError, MARKER_FILE, openStore, Store } from '@cairn/store'
 import { errnoOf } from '@cairn/store/protocol'
 import { UsageError } from './args.js'
+import { compressionOption } from './compression-option.js'
 import { type Io, writeLine } from './io.js'
 import { resolveStoreDir } from './store-dir.js'
 
@@ -33,21 +34,26 @@ export interface ExistingStore {
 
 /**
  * Opens the store chosen by `--store` (`flag`) or the environment, creating it if it does not
- * exist: for commands that write (`run`, `put`). `remote` is the command line's remote flags;
- * a bad remote setting, from them or the environment, is a UsageError with `usage`.
+ * exist: for commands that write (`run`, `put`, and `get`/`has` with a remote tier, which store
+ * what they download). `remote` is the command line's remote flags; `compression` its
+ * --compression (else CAIRN_COMPRESSION), the codec new content is written with. A bad remote
+ * or compression setting, from them or the environment, is a UsageError with `usage`.
  */
 export async function openStoreForWriting(
   flag: string | undefined,
   io: Io,
   remote: RemoteFlags = {},
   usage?: string,
+  compression?: string,
 ): Promise<CacheStore> {
   const dir = resolveStoreDir(flag, io.env, io.cwd)
+  const codec = compressionOption(compression, io.env, usage)
+  const local = { ...localOptions(io), ...(codec === undefined ? {} : { compression: codec }) }
   const options = remoteOptions(io, remote, usage)
-  if (options === undefined) return openStore(dir, localOptions(io))
   try {
+    if (options === undefined) return await openStore(dir, local)
     return await openRemoteStore(dir, {
-      ...localOptions(io),
+      ...local,
       remote: { warn: (line) => writeLine(io.stderr, line), ...options },
     })
   } catch (error) {
@@ -67,6 +73,7 @@ export async function openStoreForReading(
   remote: RemoteFlags = {},
   usage?: string,
 ): Promise<CacheStore | undefined> {
+  // What a remote tier downloads is stored with CAIRN_COMPRESSION's codec.
   if (remoteOptions(io, remote, usage) !== undefined) return openStoreForWriting(flag, io, remote, usage)
   return (await openStoreIfExists(flag, io)).store
 }
@@ -85,8 +92,8 @@ function remoteOptions(io: Io, remote: RemoteFlags, usage: string | undefined) {
 
 /**
  * A bad remote option (a URL that does not parse, a header without a colon, a bad
- * CAIRN_REMOTE_MODE) is bad usage: exit 2 with the command's usage line, like any other bad
- * option. Other errors are left as they are.
+ * CAIRN_REMOTE_MODE) or compression level out of range (gzip:42) is bad usage: exit 2 with the
+ * command's usage line, like any other bad option. Other errors are left as they are.
  */
 function asUsageError(error: unknown, usage: string | undefined): unknown {
   if (!(error instanceof CairnError) || error.code !== 'ERR_CAIRN_INVALID_OPTION') return error

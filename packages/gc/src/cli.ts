@@ -228,13 +228,22 @@ export function summary(report: PruneReport, policy: Policy): string {
   if (report.temp.removed > 0) extras.push(`${count(report.temp.removed)} temp file(s)`)
   if (report.corrupt.removed > 0) extras.push(`${count(report.corrupt.removed)} corrupt entr(ies)`)
   return (
-    `cairn-gc: scanned ${count(scanned.entries)} entries (${formatBytes(scanned.bytes)}), ` +
+    `cairn-gc: scanned ${count(scanned.entries)} entries (${sizes(scanned.bytes, report.logicalBytes.scanned)}), ` +
     `${dry ? 'would remove' : 'removed'} ${count(removed.entries)}, ` +
-    `kept ${count(kept.entries)} (${formatBytes(kept.bytes)}), ` +
+    `kept ${count(kept.entries)} (${sizes(kept.bytes, report.logicalBytes.kept)}), ` +
     `${formatBytes(removed.bytes)} ${dry ? 'would be freed' : 'freed'}` +
     (extras.length > 0 ? `; ${dry ? 'would also remove' : 'also removed'} ${extras.join(', ')}` : '') +
     `; ${time}${dry ? ' (dry run)' : ''}`
   )
+}
+
+/**
+ * A tally's bytes on disk, and their uncompressed size when compression makes that differ:
+ * `1.20 MiB` or `1.20 MiB on disk, 3.40 MiB uncompressed`.
+ */
+function sizes(onDisk: number, logical: number): string {
+  if (logical === onDisk) return formatBytes(onDisk)
+  return `${formatBytes(onDisk)} on disk, ${formatBytes(logical)} uncompressed`
 }
 
 const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']

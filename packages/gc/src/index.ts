@@ -9,7 +9,7 @@ export {
   parsePolicy,
   parseSize,
 } from './policy.js'
-export { type PruneOptions, type PruneReport, prune, type Tally } from './prune.js'
+export { type LogicalBytes, type PruneOptions, type PruneReport, prune, type Tally } from './prune.js'
 export {
   isRunMetadata,
   MANIFEST_MAX_BYTES,

@@ -12,7 +12,7 @@ export interface PlanInput {
   lastUse: ArrayLike<number>
   /** Content number of each entry, or -1 for an entry that is not to be planned (corrupt). */
   content: ArrayLike<number>
-  /** Content bytes of each content number. */
+  /** Bytes on disk of each content number (compressed content at its compressed size). */
   contentSize: ArrayLike<number>
   /** How many content numbers there are. */
   contentCount: number

@@ -56,7 +56,19 @@ import { ENTRY_CORRUPT, ENTRY_VALID, FILE_OTHER, FILE_REGULAR } from './table.js
 /** Entries and the content bytes they refer to, each content counted once. */
 export interface Tally {
   entries: number
+  /**
+   * Bytes on disk: content files at their size (a compressed one at its compressed size) and
+   * inline content at its size. What byte budgets count. {@link PruneReport.logicalBytes} has
+   * the same contents' uncompressed sizes.
+   */
   bytes: number
+}
+
+/** Uncompressed content bytes of each tally of a {@link PruneReport}. */
+export interface LogicalBytes {
+  scanned: number
+  removed: number
+  kept: number
 }
 
 /** What {@link prune} did (or, with `dryRun`, would do). */
@@ -97,6 +109,12 @@ export interface PruneReport {
   content: { removed: number; bytes: number }
   /** Names the store format does not define, found and left alone; `paths` lists the first 20. */
   foreign: Foreign
+  /**
+   * The uncompressed sizes of the contents counted in `scanned.bytes`, `removed.bytes` and
+   * `kept.bytes` (which are bytes on disk): equal to them in a store without compression; the
+   * ratio of the two is what compression saves.
+   */
+  logicalBytes: LogicalBytes
   /** Time spent in each phase, ms. */
   phases: { scan: number; remove: number; sweep: number; temp: number }
   /**
@@ -255,7 +273,8 @@ async function run(ctx: StoreContext, policy: CheckedPolicy, report: PruneReport
       count: entries.count,
       lastUse: entries.mtime,
       content: planned,
-      contentSize: contents.size,
+      // Byte budgets count what the disk holds: compressed content by its compressed size.
+      contentSize: contents.stored,
       contentCount: contents.count,
       groups,
     },
@@ -388,20 +407,24 @@ function tallyEntries(scan: ScanResult, remains: Uint8Array, report: PruneReport
     if (entries.state[index] !== ENTRY_VALID) continue
     const id = entries.content[index] as number
     const size = contents.size[id] as number
+    const stored = contents.stored[id] as number
     report.scanned.entries += 1
     if (seen[id] === 0) {
       seen[id] = 1
-      report.scanned.bytes += size
+      report.scanned.bytes += stored
+      report.logicalBytes.scanned += size
     }
     if (remains[index] === 1) {
       report.kept.entries += 1
       if (keptContent[id] === 0) {
         keptContent[id] = 1
-        report.kept.bytes += size
+        report.kept.bytes += stored
+        report.logicalBytes.kept += size
       }
     } else if (referenced[id] === 0 && freed[id] === 0) {
       freed[id] = 1
-      report.removed.bytes += size
+      report.removed.bytes += stored
+      report.logicalBytes.removed += size
     }
   }
   report.removed.entries = report.scanned.entries - report.kept.entries
@@ -444,7 +467,10 @@ async function sweepContent(
     (id) => removeContentIfUnused(ctx, contents.digest(id), contents.fileMtime[id] as number, cutoff),
     (id, outcome) => {
       if (outcome === 'removed') count(id)
-      else if (outcome === 'kept' && freed[id] === 1) report.removed.bytes -= contents.size[id] as number
+      else if (outcome === 'kept' && freed[id] === 1) {
+        report.removed.bytes -= contents.stored[id] as number
+        report.logicalBytes.removed -= contents.size[id] as number
+      }
     },
     {
       concurrency: policy.concurrency,
@@ -603,6 +629,7 @@ function emptyReport(dryRun: boolean): PruneReport {
     scanned: { entries: 0, bytes: 0 },
     removed: { entries: 0, bytes: 0 },
     kept: { entries: 0, bytes: 0 },
+    logicalBytes: { scanned: 0, removed: 0, kept: 0 },
     temp: { removed: 0 },
     corrupt: { removed: 0 },
     content: { removed: 0, bytes: 0 },

@@ -11,7 +11,7 @@
  * Anything that does not parse is no manifest: the entry is then planned alone, as any entry.
  */
 
-import { decodeRecord, type JsonValue, type Layout, RECORD_MAX_BYTES } from '@cairn/store'
+import { decodeRecord, type JsonValue, type Layout, originalContent, RECORD_MAX_BYTES } from '@cairn/store'
 import { close, fstat, openForReading, type Protocol, read, runSync } from '@cairn/store/protocol'
 
 /** The largest manifest read: 64 MiB holds several hundred thousand files' entries. */
@@ -49,10 +49,13 @@ export function readRunMembers(layout: Layout, key: string, digestLength: number
   if (record === undefined) return undefined
   const decoded = decodeRecord(record, digestLength)
   if (typeof decoded === 'string' || !isRunMetadata(decoded.metadata)) return undefined
-  const content =
-    decoded.inline ?? runSync(readBounded(layout.contentPath(decoded.digest), MANIFEST_MAX_BYTES))
-  if (content === undefined || content.length !== decoded.size) return undefined
-  return parseMembers(content, digestLength)
+  if (decoded.inline !== undefined) return parseMembers(decoded.inline, digestLength)
+  // A large manifest in a store with compression is a framed (compressed) content file, which
+  // decompresses to at most the record's size: bounded first, as the file is.
+  if (decoded.size > MANIFEST_MAX_BYTES) return undefined
+  const file = runSync(readBounded(layout.contentPath(decoded.digest), MANIFEST_MAX_BYTES))
+  const content = file === undefined ? undefined : originalContent(decoded, file)
+  return content === undefined ? undefined : parseMembers(content, digestLength)
 }
 
 /** The members a manifest's bytes name; undefined unless every digest is well formed. */

@@ -36,6 +36,11 @@ export class EntryTable {
   ino = new Float64Array(INITIAL_CAPACITY)
   /** Content size from the record (0 when the record did not decode). */
   size = new Float64Array(INITIAL_CAPACITY)
+  /**
+   * Bytes the content takes on disk, from the record: the content file's size (smaller than
+   * `size` when it is compressed), or `size` for inline content. 0 when the record did not decode.
+   */
+  stored = new Float64Array(INITIAL_CAPACITY)
   /** Index into the ContentTable, or -1 when the record did not decode. */
   content = new Int32Array(INITIAL_CAPACITY)
   /** ENTRY_* */
@@ -56,6 +61,7 @@ export class EntryTable {
     stat: { mtimeMs: number; ino: number; ctimeMs: number; size: number },
     content: number,
     size: number,
+    stored: number,
     inline: boolean,
     state: number,
   ): number {
@@ -75,6 +81,7 @@ export class EntryTable {
     this.recordSize[index] = stat.size
     this.indexed[index] = 0
     this.size[index] = size
+    this.stored[index] = stored
     this.content[index] = content
     this.inline[index] = inline ? 1 : 0
     this.state[index] = state
@@ -109,6 +116,7 @@ export class EntryTable {
     this.mtime = grown(this.mtime, new Float64Array(capacity))
     this.ino = grown(this.ino, new Float64Array(capacity))
     this.size = grown(this.size, new Float64Array(capacity))
+    this.stored = grown(this.stored, new Float64Array(capacity))
     this.content = grown(this.content, new Int32Array(capacity))
     this.state = grown(this.state, new Uint8Array(capacity))
     this.inline = grown(this.inline, new Uint8Array(capacity))
@@ -130,6 +138,11 @@ export class ContentTable {
   readonly digestLength: number
   /** Logical content size, from the first valid entry that refers to it; -1 until then. */
   size = new Float64Array(INITIAL_CAPACITY)
+  /**
+   * Bytes on disk, from the same entry: the content file's size (compressed or not), or the size
+   * of inline content. What byte budgets count.
+   */
+  stored = new Float64Array(INITIAL_CAPACITY)
   /** FILE_* for what is at content/<cd>/<digest>. */
   fileKind = new Uint8Array(INITIAL_CAPACITY)
   fileSize = new Float64Array(INITIAL_CAPACITY)
@@ -218,6 +231,7 @@ export class ContentTable {
     const size = new Float64Array(capacity)
     size.fill(-1)
     this.size = grown(this.size, size)
+    this.stored = grown(this.stored, new Float64Array(capacity))
     this.fileKind = grown(this.fileKind, new Uint8Array(capacity))
     this.fileSize = grown(this.fileSize, new Float64Array(capacity))
     this.fileMtime = grown(this.fileMtime, new Float64Array(capacity))

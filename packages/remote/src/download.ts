@@ -73,6 +73,7 @@ async function readBack(layout: Layout, hasher: Hasher, key: string): Promise<En
     return {
       key,
       size: record.size,
+      storedSize: record.codec === 'none' ? record.size : record.stored,
       digest: record.digest,
       metadata: record.metadata,
       time: new Date(record.time),

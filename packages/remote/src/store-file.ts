@@ -1,4 +1,5 @@
 import { constants, type FileHandle, open } from 'node:fs/promises'
+import { Readable } from 'node:stream'
 
 /**
  * How a store file is opened: never through a symlink (a co-user who can write the store could
@@ -49,4 +50,27 @@ export async function readExactly(handle: FileHandle, size: number): Promise<Buf
     done += bytesRead
   }
   return buffer
+}
+
+/** How much of a store file {@link readRange} reads at a time. */
+const RANGE_CHUNK_BYTES = 256 * 1024
+
+/**
+ * Bytes `start` to `end` (exclusive) of the file open at `handle`, as a stream in bounded memory,
+ * read by position (a retried upload opens a new one from the start). Destroying the stream
+ * leaves `handle` open: its owner closes it (a file stream of the handle would close it).
+ * Ends early if the file is shorter.
+ */
+export function readRange(handle: FileHandle, start: number, end: number): Readable {
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let position = start
+    while (position < end) {
+      const buffer = Buffer.allocUnsafe(Math.min(RANGE_CHUNK_BYTES, end - position))
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
+      if (bytesRead === 0) return
+      position += bytesRead
+      yield buffer.subarray(0, bytesRead)
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false })
 }

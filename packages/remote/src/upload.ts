@@ -1,7 +1,9 @@
 import type { FileHandle } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
 import type { Hasher } from '@cairn/hash'
+import { CairnError } from '@cairn/store'
 import type { BodySource, HttpCache } from './http-cache.js'
-import type { LocalEntry } from './local-entry.js'
+import { type LocalEntry, openLocalContent } from './local-entry.js'
 import { encodeRemoteRecord } from './remote-record.js'
 
 /**
@@ -35,7 +37,9 @@ export class DamagedLocalContent extends Error {
  *
  * The content is read from the descriptor `entry` holds (opened without following symlinks)
  * and hashed while it is sent: bytes that are not the record's digest never become the
- * remote's `cas/<digest>`, whatever happened to the local file.
+ * remote's `cas/<digest>`, whatever happened to the local file. A compressed (framed) content
+ * file is decompressed as it is sent: the remote's `cas/` holds raw bytes (Bazel's protocol),
+ * so stores with and without compression share one remote.
  *
  * @returns false when the record was already there and nothing was sent.
  * @throws {RemoteFailure} if a request failed; the entry may then be half uploaded (content
@@ -79,7 +83,7 @@ export async function uploadEntry(
 /**
  * The entry's content as a request body whose bytes are checked against the record's digest.
  * Inline content is checked before it is sent; a content file is checked as it is read (see
- * fileBody).
+ * fileBody), and a framed one as it is decompressed (see decodedBody).
  *
  * @throws {DamagedLocalContent} for damaged inline content; a damaged file fails its stream
  *   and is passed to `report` first.
@@ -99,12 +103,23 @@ function checkedBody(
     return () => inline
   }
   if (content === undefined) throw new DamagedLocalContent(key, 'is missing')
-  return (progress) =>
-    fileBody(content.handle, record.size, record.digest, hasher, progress, (detail) => {
-      const error = new DamagedLocalContent(key, detail)
-      report(error)
-      return error
-    })
+  const damaged = (detail: string) => {
+    const error = new DamagedLocalContent(key, detail)
+    report(error)
+    return error
+  }
+  if (record.codec !== 'none') {
+    return (progress) =>
+      decodedBody(
+        () => openLocalContent({ ...entry, content }),
+        record.size,
+        record.digest,
+        hasher,
+        progress,
+        damaged,
+      )
+  }
+  return (progress) => fileBody(content.handle, record.size, record.digest, hasher, progress, damaged)
 }
 
 /**
@@ -148,6 +163,66 @@ function fileBody(
       progress(read)
       controller.enqueue(buffer)
       if (position === size) controller.close()
+    },
+  })
+}
+
+/**
+ * A compressed content file as a request body of its `size` original bytes: `open` gives the
+ * decompressing stream (openLocalContent, from the descriptor, bounded: it fails rather than
+ * emit a byte past `size`), pulled one chunk at a time (memory stays bounded; each attempt of a
+ * retried PUT opens a new one from byte 0), hashed as it goes. As in fileBody, the chunk that
+ * completes `size` is sent only once the digest is known to be `expected`; a stream that does
+ * not decode, or decodes to other bytes, fails the body short of its Content-Length.
+ */
+function decodedBody(
+  open: () => Readable,
+  size: number,
+  expected: string,
+  hasher: Hasher,
+  progress: (bytes: number) => void,
+  damaged: (detail: string) => Error,
+): ReadableStream<Uint8Array> {
+  const digest = hasher.stream()
+  let position = 0
+  let source: Readable | undefined
+  let chunks: AsyncIterator<Buffer> | undefined
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, detail: string): void => {
+    source?.destroy()
+    controller.error(damaged(detail))
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      source ??= open()
+      chunks ??= source[Symbol.asyncIterator]()
+      let next: IteratorResult<Buffer>
+      try {
+        next = await chunks.next()
+      } catch (error) {
+        // The decoder's verdict on the file; anything else (EIO) fails the body as it is.
+        if (error instanceof CairnError && error.code === 'ERR_CAIRN_CORRUPT') {
+          return fail(controller, `is damaged compressed content: ${error.message}`)
+        }
+        throw error
+      }
+      if (next.done) return fail(controller, `decompressed to ${position} of ${size} bytes`)
+      const chunk = next.value
+      position += chunk.length
+      digest.update(chunk)
+      if (position === size) {
+        const found = digest.digest()
+        if (found !== expected) return fail(controller, `hashes to ${found}, not to its digest ${expected}`)
+      }
+      progress(chunk.length)
+      controller.enqueue(chunk)
+      if (position === size) {
+        // Whatever the stream holds past `size` is not sent; the decoder is not waited for.
+        source.destroy()
+        controller.close()
+      }
+    },
+    cancel() {
+      source?.destroy()
     },
   })
 }

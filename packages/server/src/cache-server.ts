@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net'
 import { pipeline } from 'node:stream/promises'
 import { parseDuration, parseSize } from '@cairn/gc'
 import { createHasher, type Hasher } from '@cairn/hash'
-import { CairnError, type EntryInfo, openStore, type Store } from '@cairn/store'
+import { CairnError, type CompressionOption, type EntryInfo, openStore, type Store } from '@cairn/store'
 import { parseTokenFile, type Standing, type TokenGrant, TokenSet } from './auth.js'
 import { bazelRoute } from './bazel.js'
 import {
@@ -109,6 +109,11 @@ export interface CacheServerOptions {
   log?: (line: string) => void
   /** Passed to the store and prune: a root server may use a store another user owns. */
   allowForeignOwner?: boolean
+  /**
+   * The store's `compression` (openStore): the codec uploads are stored with when this server
+   * opens the store. Downloads are the original bytes whatever the codec. Default none.
+   */
+  compression?: CompressionOption
 }
 
 /** Where a listening server is. */
@@ -670,6 +675,7 @@ async function openServerStore(options: CacheServerOptions): Promise<Store> {
   const storeOptions = {
     touchInterval: SERVER_TOUCH_INTERVAL_MS,
     ...(options.allowForeignOwner ? { allowForeignOwner: true } : {}),
+    ...(options.compression === undefined ? {} : { compression: options.compression }),
   }
   try {
     return await openStore(dir, { ...storeOptions, algorithm: 'sha256' })

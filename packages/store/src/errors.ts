@@ -22,7 +22,11 @@ export type CairnErrorCode =
   | 'ERR_CAIRN_IO'
   /** A GC policy (object or policy string) with an unknown key or a bad value. */
   | 'ERR_CAIRN_INVALID_POLICY'
-  /** Content read with `verify: 'hash'` does not match its digest (streams only; `get` misses). */
+  /**
+   * A stream found damaged content (streams only; `get` misses): with `verify: 'hash'` content
+   * that does not match its digest, or compressed content that does not decompress to exactly
+   * its size. The damaged file is removed first, so the next read is a plain miss.
+   */
   | 'ERR_CAIRN_CORRUPT'
   /**
    * In a store others can write, a directory of the store (or the store directory itself) was

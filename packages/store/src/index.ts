@@ -1,5 +1,8 @@
+export { availableCodecs, type Codec, canDecode, decodeContent, decodeContentStream } from './codec.js'
+export type { CompressionOption } from './compression.js'
 export type { StoreStats } from './context.js'
 export { CairnError, type CairnErrorCode } from './errors.js'
+export { CONTENT_FRAME_HEADER_BYTES, type ContentFrameHeader, readContentFrameHeader } from './frame.js'
 export {
   CACHEDIR_TAG_FILE,
   CONTENT_DIR,
@@ -18,6 +21,7 @@ export {
   TMP_DIR,
 } from './layout.js'
 export { encodeMetadata, METADATA_MAX_DEPTH } from './metadata.js'
+export { originalContent } from './original-content.js'
 export type { PutResult } from './publish.js'
 export {
   decodeRecord,

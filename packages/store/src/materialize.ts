@@ -7,6 +7,7 @@
  * the file under that name (item 6).
  */
 
+import type { Readable } from 'node:stream'
 import { errnoOf } from './errors.js'
 import { copyFromDescriptor } from './fs.js'
 import { NO_LINKS } from './publish.js'
@@ -18,7 +19,8 @@ type Runner = <T>(protocol: Protocol<T>) => Promise<T>
 /**
  * Writes the content of a found entry (read with depth `data` or `open`) to the new file `temp`.
  * `link` hard-links the content file when the new name proves to be the very file checked, and
- * copies from the descriptor otherwise. False if what was written is not the entry's content
+ * copies from the descriptor otherwise; a compressed entry's `decoded` stream (its original
+ * bytes, store.ts) is written out, never linked. False if what was written is not the entry's content
  * (the temp file may then remain, for the caller to remove): a miss after all. The caller still
  * owns and closes `outcome.fd`.
  */
@@ -27,10 +29,18 @@ export async function writeOutput(
   temp: string,
   mode: 'copy' | 'link',
   run: Runner,
+  decoded?: Readable,
 ): Promise<boolean> {
   if (outcome.data !== undefined) {
     await run(writeNewFile(temp, outcome.data))
     return true
+  }
+  if (decoded !== undefined) {
+    // A compressed entry: its content file is not the output, so there is nothing to link.
+    await writeStreamToNewFile(temp, decoded, run)
+    await run(chmod(temp, 0o644))
+    const written = await run(lstat(temp))
+    return written.kind === 'file' && written.size === outcome.record.size
   }
   const fd = outcome.fd as number
   const size = outcome.record.size
@@ -42,6 +52,15 @@ export async function writeOutput(
   await run(chmod(temp, 0o644))
   const copied = await run(lstat(temp))
   return copied.kind === 'file' && copied.size === size
+}
+
+async function writeStreamToNewFile(path: string, stream: Readable, run: Runner): Promise<void> {
+  const fd = await run(open(path, 'create', 0o644))
+  try {
+    for await (const chunk of stream) await run(write(fd, chunk as Buffer))
+  } finally {
+    await run(closeQuietly(fd))
+  }
 }
 
 function* writeNewFile(path: string, data: Uint8Array): Protocol<void> {

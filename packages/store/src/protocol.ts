@@ -20,6 +20,8 @@ export {
   readEntry,
   removeCorrupt,
 } from './read.js'
+export { encodeRecord } from './record.js'
+export { readCanonicalHeader } from './record-header.js'
 export {
   assessStore,
   checkDirectories,

@@ -16,9 +16,11 @@
  * miss, and in that mode they leave young bad files alone (read.ts, COPY_MODE_GRACE_MS).
  */
 
+import { type Codec, type CompressingCodec, canDecode, decodeContent } from './codec.js'
 import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
-import { closeQuietly, readEntry, removeCorrupt } from './read.js'
+import { CONTENT_FRAME_HEADER_BYTES, readContentFrameHeader } from './frame.js'
+import { closeQuietly, openForReading, readEntry, removeCorrupt } from './read.js'
 import { encodeRecord, INLINE_MAX_BYTES } from './record.js'
 import {
   checkDirectories,
@@ -32,6 +34,7 @@ import {
   close,
   copyExclusive,
   type FileStat,
+  fstat,
   fsync,
   fsyncDir,
   link,
@@ -40,6 +43,7 @@ import {
   now,
   open,
   type Protocol,
+  read,
   unlink,
   utimes,
   write,
@@ -56,10 +60,29 @@ export interface PutResult {
   published: boolean
 }
 
-/** The bytes to publish: in memory, or already written to a temp file by a stream writer. */
+/**
+ * The bytes to publish: in memory, or already written to a temp file by a stream writer.
+ * `framed`: the content file to publish instead of the raw bytes, a content frame (frame.ts)
+ * that store.ts made because it saves at least 10 %. A temp source's `codec` and `stored` say
+ * what its temp file holds (absent: the raw bytes).
+ */
 export type PutSource =
-  | { kind: 'buffer'; data: Uint8Array }
-  | { kind: 'temp'; tempPath: string; digest: string; size: number; inline: Buffer | undefined }
+  | { kind: 'buffer'; data: Uint8Array; framed?: { codec: CompressingCodec; bytes: Buffer } | undefined }
+  | {
+      kind: 'temp'
+      tempPath: string
+      digest: string
+      size: number
+      inline: Buffer | undefined
+      codec?: Codec | undefined
+      stored?: number | undefined
+    }
+
+/** How a content file is stored: its codec and its bytes on disk. */
+interface StoredForm {
+  codec: Codec
+  stored: number
+}
 
 /** What writing a temp file needs to know: openStore writes the marker before a store exists. */
 export type TempContext = Pick<StoreContext, 'layout' | 'durable' | 'guard' | 'foreignOwner'>
@@ -118,18 +141,33 @@ function* publishEntry(
     if ((yield* readEntry(ctx, key, 'info')).found) return result
 
     let inline: Buffer | undefined
+    // What this writer's content file is, and what the record will describe: the file found at
+    // the content's name, which is another writer's when it got there first (possibly with
+    // another codec: first link wins, and the record describes the file that is there).
+    let ours: StoredForm = { codec: 'none', stored: 0 }
+    let described = ours
     if (size <= INLINE_MAX_BYTES) {
       inline = source.kind === 'buffer' ? Buffer.from(source.data) : source.inline
     } else {
-      if (contentTemp === undefined && source.kind === 'buffer')
-        contentTemp = yield* writeTemp(ctx, source.data)
-      yield* publishContent(ctx, contentTemp as string, digest, size)
+      if (source.kind === 'buffer') {
+        ours = source.framed
+          ? { codec: source.framed.codec, stored: source.framed.bytes.length }
+          : { codec: 'none', stored: size }
+        if (contentTemp === undefined)
+          contentTemp = yield* writeTemp(ctx, source.framed?.bytes ?? source.data)
+      } else {
+        ours = { codec: source.codec ?? 'none', stored: source.stored ?? size }
+      }
+      described = yield* publishContent(ctx, contentTemp as string, digest, size, ours)
     }
 
     const time = yield* now()
-    const record = encodeRecord({ digest, size, time, metadata: undefined, inline }, metadataJson)
+    const record = encodeRecord({ digest, size, time, inline, ...described }, metadataJson)
     result.published = yield* publishRecord(ctx, key, yield* writeTemp(ctx, record))
-    if (result.published && inline === undefined) yield* confirmContent(ctx, contentTemp as string, digest)
+    if (result.published && inline === undefined) {
+      const isOurs = described.codec === ours.codec && described.stored === ours.stored
+      yield* confirmContent(ctx, contentTemp as string, digest, isOurs)
+    }
     return result
   } finally {
     if (contentTemp !== undefined) yield* unlinkInStore(ctx, contentTemp)
@@ -137,20 +175,68 @@ function* publishEntry(
 }
 
 /**
- * Publishes a content file from `tempPath` (which stays), deduplicating on EEXIST: the name is
- * the digest, so an existing file holds the same bytes, unless it is damaged.
+ * Publishes a content file from `tempPath` (which stays and holds `ours`), deduplicating on
+ * EEXIST: the name is the digest, so an existing file holds the same bytes, raw or framed with
+ * any codec, unless it is damaged. Returns what the file now at the name is, for the record.
  */
-function* publishContent(ctx: StoreContext, tempPath: string, digest: string, size: number): Protocol<void> {
+function* publishContent(
+  ctx: StoreContext,
+  tempPath: string,
+  digest: string,
+  size: number,
+  ours: StoredForm,
+): Protocol<StoredForm> {
   const finalPath = ctx.layout.contentPath(digest)
   for (let attempt = 0; attempt < 3; attempt++) {
-    if ((yield* publishFile(ctx, tempPath, finalPath)) === 'published') return
-    const existing = yield* lstatOrUndefined(finalPath)
+    if ((yield* publishFile(ctx, tempPath, finalPath)) === 'published') return ours
+    const existing = yield* describeExisting(ctx, finalPath, size)
     if (existing === undefined) continue // removed just now: publish ours
-    if (existing.kind === 'file' && existing.size === size) return
-    // Damaged, or (copy mode) another writer's copy of the same bytes still in progress, which
-    // removeCorrupt leaves alone: then go on, and readers see a miss until it is complete.
-    if (!(yield* removeCorrupt(ctx, finalPath, existing))) return
+    if ('codec' in existing) return existing
+    // Damaged, or (copy mode) another writer's copy still in progress, which removeCorrupt
+    // leaves alone: then go on, and readers see a miss until it is complete (or, if its codec
+    // differs from ours, until a reader removes it as not what this record describes).
+    if (!(yield* removeCorrupt(ctx, finalPath, existing.damaged))) return ours
     ctx.stats.corrupt += 1
+  }
+  return ours
+}
+
+/**
+ * What the content file at `path` is, for a writer that found it there: raw (its size is the
+ * content's), or a frame of this size (its 16-byte header read from a descriptor opened without
+ * following symlinks and checked to be the file lstat saw). Anything else is damaged. Undefined
+ * when it is gone.
+ */
+function* describeExisting(
+  ctx: StoreContext,
+  path: string,
+  size: number,
+): Protocol<StoredForm | { damaged: FileStat } | undefined> {
+  const existing = yield* lstatOrUndefined(path)
+  if (existing === undefined) return undefined
+  if (existing.kind !== 'file') return { damaged: existing }
+  if (existing.size === size) return { codec: 'none', stored: size }
+  if (existing.size >= size || existing.size < CONTENT_FRAME_HEADER_BYTES) return { damaged: existing }
+  const fd = yield* openForReading(ctx, path)
+  if (fd === 'absent') return undefined
+  if (typeof fd === 'string') return { damaged: existing }
+  try {
+    const stat = yield* fstat(fd)
+    if (stat.ino !== existing.ino || stat.size !== existing.size) return { damaged: existing }
+    const header = readContentFrameHeader(yield* read(fd, CONTENT_FRAME_HEADER_BYTES))
+    if (header === undefined || header.size !== size) return { damaged: existing }
+    // In copy mode the file may be another writer's copy in progress, whose header is already
+    // there: only a file that decodes to its size whole is complete. (With links, a name only
+    // ever points at a complete file.) A codec this process cannot decode is taken as it says.
+    if (ctx.publishMode === 'copy' && canDecode(header.codec)) {
+      const file = yield* read(fd, stat.size)
+      const body = file.subarray(CONTENT_FRAME_HEADER_BYTES)
+      if (file.length !== stat.size || decodeContent(header.codec, body, size) === undefined)
+        return { damaged: existing }
+    }
+    return { codec: header.codec, stored: stat.size }
+  } finally {
+    yield* closeQuietly(fd)
   }
 }
 
@@ -160,9 +246,15 @@ function* publishContent(ctx: StoreContext, tempPath: string, digest: string, si
  * not change since its scan (sweep.ts). If the GC moved it before this touch, the touch fails
  * with ENOENT and the content is published again from the temp file; if it moves it after, it
  * sees the new mtime and puts the content back. Either way an entry never loses its content to
- * a GC that scanned before the entry existed. Best effort: a failure here leaves at worst a miss.
+ * a GC that scanned before the entry existed (unless the record describes another writer's
+ * file of another codec, which our temp file cannot stand in for: then a miss). Best effort: a failure here leaves at worst a miss.
  */
-function* confirmContent(ctx: StoreContext, tempPath: string, digest: string): Protocol<void> {
+function* confirmContent(
+  ctx: StoreContext,
+  tempPath: string,
+  digest: string,
+  tempIsDescribed: boolean,
+): Protocol<void> {
   const finalPath = ctx.layout.contentPath(digest)
   try {
     yield* checkDirectories(ctx, finalPath)
@@ -171,6 +263,9 @@ function* confirmContent(ctx: StoreContext, tempPath: string, digest: string): P
   } catch (error) {
     if (errnoOf(error) !== 'ENOENT') return
   }
+  // The record describes another writer's file (another codec): ours would not match it, and
+  // the entry is a miss either way.
+  if (!tempIsDescribed) return
   try {
     yield* publishFile(ctx, tempPath, finalPath)
   } catch {

@@ -7,11 +7,24 @@
  * descriptor exhaustion) are thrown, as CairnError.
  */
 
+import { canDecode, decodeContent } from './codec.js'
 import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
+import { CONTENT_FRAME_HEADER_BYTES, readContentFrameHeader } from './frame.js'
 import { decodeRecord, type EntryRecord, RECORD_MAX_BYTES } from './record.js'
 import { checkDirectories } from './safety.js'
-import { close, type FileStat, fstat, lstat, now, type Protocol, sleep, unlink, utimes } from './steps.js'
+import {
+  close,
+  type FileStat,
+  fstat,
+  lstat,
+  now,
+  type Protocol,
+  read,
+  sleep,
+  unlink,
+  utimes,
+} from './steps.js'
 
 /**
  * How much of an entry to read: `data` reads the content; `open` leaves the content file open
@@ -33,6 +46,14 @@ export type MissReason =
   | 'content-missing'
   | 'content-size'
   | 'content-digest'
+  /**
+   * A framed (compressed) content file that is not what its record says: a bad frame header, a
+   * codec or size other than the record's, a stream that does not decode, or decodes to more or
+   * fewer bytes than the entry's size (a bomb stops at size + 1). Corruption.
+   */
+  | 'content-frame'
+  /** Content compressed with a codec this process cannot decode (zstd before Node 22.15). Not corruption. */
+  | 'codec-unavailable'
 
 export type ReadOutcome =
   | {
@@ -108,16 +129,24 @@ export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Pr
     data = record.inline
   } else {
     contentPath = ctx.layout.contentPath(record.digest)
+    // A raw entry costs one comparison more than before compression existed (issue 14).
+    const framed = record.codec !== 'none'
+    if (framed && !canDecode(record.codec)) return yield* readEntryCarefully(ctx, key, depth)
     if (depth === 'data') {
-      const content = yield* readQuickly(contentPath, record.size + 1, true)
-      if (content === undefined || content.length !== record.size)
+      const content = yield* readQuickly(contentPath, record.stored + 1, true)
+      if (content === undefined || content.length !== record.stored)
         return yield* readEntryCarefully(ctx, key, depth)
-      data = content
+      data = framed ? unframe(record, content) : content
+      if (data === undefined) return yield* readEntryCarefully(ctx, key, depth)
     } else if (depth === 'open') {
-      const opened = yield* openContent(ctx, contentPath, record.size)
+      const opened = yield* openContent(ctx, contentPath, record.stored)
       if (typeof opened === 'string') return yield* readEntryCarefully(ctx, key, depth)
+      if (framed && !(yield* frameHeaderMatches(opened, record))) {
+        yield* closeQuietly(opened)
+        return yield* readEntryCarefully(ctx, key, depth)
+      }
       fd = opened
-    } else if (yield* checkContent(ctx, contentPath, record.size)) {
+    } else if (yield* checkContent(ctx, contentPath, record.stored)) {
       return yield* readEntryCarefully(ctx, key, depth)
     }
   }
@@ -136,6 +165,28 @@ export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Pr
     }
   }
   return { found: true, record, data, contentPath, fd }
+}
+
+/**
+ * The original bytes of a framed content file read whole, or undefined if it is not the frame
+ * its record describes (header, codec, size) or does not decompress to exactly `size` bytes.
+ */
+function unframe(record: EntryRecord, file: Buffer): Buffer | undefined {
+  const header = readContentFrameHeader(file)
+  if (header === undefined || header.codec !== record.codec || header.size !== record.size) return undefined
+  return decodeContent(header.codec, file.subarray(CONTENT_FRAME_HEADER_BYTES), record.size)
+}
+
+/** Whether the open framed content file `fd` starts with the frame header its record describes. */
+function* frameHeaderMatches(fd: number, record: EntryRecord): Protocol<boolean> {
+  let bytes: Buffer
+  try {
+    bytes = yield* read(fd, CONTENT_FRAME_HEADER_BYTES)
+  } catch {
+    return false
+  }
+  const header = readContentFrameHeader(bytes)
+  return header !== undefined && header.codec === record.codec && header.size === record.size
 }
 
 /** The content file in one readWhole step; undefined for anything the careful path must judge. */
@@ -170,25 +221,35 @@ function* readEntryCarefully(ctx: StoreContext, key: string, depth: ReadDepth): 
     data = record.inline
   } else {
     contentPath = ctx.layout.contentPath(record.digest)
+    const framed = record.codec !== 'none'
+    // Nothing is wrong with the entry; this process just cannot read it. Left for one that can.
+    if (framed && !canDecode(record.codec)) return yield* missing(ctx, 'codec-unavailable', [])
     if (depth === 'open') {
-      const opened = yield* openContent(ctx, contentPath, record.size)
+      const opened = yield* openContent(ctx, contentPath, record.stored)
       if (typeof opened === 'string') {
         if (opened !== 'absent' && opened !== 'busy') suspects.push({ path: contentPath, stat: undefined })
         return yield* missing(ctx, opened === 'absent' ? 'content-missing' : opened, suspects)
       }
+      if (framed && !(yield* frameHeaderMatches(opened, record))) {
+        const stat = yield* fstat(opened)
+        yield* closeQuietly(opened)
+        suspects.push({ path: contentPath, stat })
+        return yield* missing(ctx, 'content-frame', suspects)
+      }
       fd = opened
     } else if (depth === 'data') {
-      const content = yield* readWholeFile(ctx, contentPath, (size) => size === record.size, 'content-size')
+      const content = yield* readWholeFile(ctx, contentPath, (size) => size === record.stored, 'content-size')
       if (typeof content === 'string') {
         // The content file itself is only suspect when it exists but is wrong.
         const contentBad = content !== 'absent' && content !== 'busy'
         if (contentBad) suspects.push({ path: contentPath, stat: undefined })
         return yield* missing(ctx, content === 'absent' ? 'content-missing' : content, suspects)
       }
-      data = content.bytes
       suspects.push({ path: contentPath, stat: content.stat })
+      data = framed ? unframe(record, content.bytes) : content.bytes
+      if (data === undefined) return yield* missing(ctx, 'content-frame', suspects)
     } else {
-      const problem = yield* checkContent(ctx, contentPath, record.size)
+      const problem = yield* checkContent(ctx, contentPath, record.stored)
       if (problem) {
         if (problem === 'content-size') suspects.push({ path: contentPath, stat: undefined })
         return yield* missing(ctx, problem, suspects)
@@ -303,11 +364,11 @@ function* checkContent(ctx: StoreContext, path: string, size: number): Protocol<
 }
 
 /**
- * The one way to a miss. Absent and busy entries are plain misses; anything else is corruption:
+ * The one way to a miss. Absent, busy and undecodable (codec-unavailable) entries are plain misses; anything else is corruption:
  * counted, and the suspect files are removed (best effort) so the next put can publish afresh.
  */
 function* missing(ctx: StoreContext, reason: MissReason, suspects: Suspect[]): Protocol<ReadOutcome> {
-  if (reason !== 'absent' && reason !== 'busy') {
+  if (reason !== 'absent' && reason !== 'busy' && reason !== 'codec-unavailable') {
     ctx.stats.corrupt += 1
     for (const suspect of suspects) yield* removeCorrupt(ctx, suspect.path, suspect.stat)
   }

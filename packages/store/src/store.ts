@@ -2,9 +2,18 @@ import { randomBytes } from 'node:crypto'
 import { dirname, resolve } from 'node:path'
 import { pipeline, type Readable, Readable as ReadableStream, Transform } from 'node:stream'
 import { ALGORITHMS, type Algorithm, createHasher, DIGEST_LENGTH, type Hasher } from '@cairn/hash'
+import { type CompressingCodec, compressAsync, compressSync, decodeContentStream } from './codec.js'
+import { compressTempFile } from './compress-file.js'
+import {
+  type CompressionOption,
+  type CompressionSettings,
+  frameIfSmaller,
+  parseCompression,
+} from './compression.js'
 import type { StoreContext, StoreStats } from './context.js'
 import { deleteEntry } from './delete.js'
 import { CairnError, errnoOf, ioError } from './errors.js'
+import { CONTENT_FRAME_HEADER_BYTES } from './frame.js'
 import { createReadStream, runAsync, runSync } from './fs.js'
 import { assertValidKey, isValidKey, Layout, SHARDS } from './layout.js'
 import { openOrCreate, readMarker } from './marker.js'
@@ -15,7 +24,7 @@ import { closeQuietly, type ReadDepth, type ReadOutcome, readEntry, removeCorrup
 import type { JsonValue } from './record.js'
 import { assessStore, checkDirectories, foreignOwnerError, guardFor } from './safety.js'
 import { SLAB_BYTES, slabCopies, snapshotOf } from './snapshot.js'
-import { type Protocol, readdir, rename } from './steps.js'
+import { type FileStat, fstat, type Protocol, readdir, rename } from './steps.js'
 import { writeStreamToTemp } from './stream.js'
 
 /** Options of {@link openStore}. */
@@ -54,6 +63,19 @@ export interface StoreOptions {
    * the store. The `cairn` commands set it from CAIRN_ALLOW_FOREIGN_OWNER=1.
    */
   allowForeignOwner?: boolean
+  /**
+   * How this process stores new content: `'none'` (default), `'gzip'`, `'brotli'`, `'zstd'`
+   * (Node 22.15+ only: see `availableCodecs()`), or `{ codec, level?, threshold? }`. Content of
+   * more than `threshold` bytes (default and minimum 4096; smaller content is inline in its
+   * record) is compressed, and kept compressed only when that saves at least 10 %. Each entry
+   * records its codec, so a store holds entries of any codecs, every read returns the original
+   * bytes, and changing this option invalidates nothing. Costs CPU on every put and hit of a
+   * compressed entry, and `materialize(…, { mode: 'link' })` copies such an entry instead of
+   * linking it. See BENCHMARKS.md for measured ratios.
+   * @throws {CairnError} ERR_CAIRN_INVALID_OPTION for another value, a level out of the codec's
+   *   range, a threshold below 4096, or zstd on a Node without it.
+   */
+  compression?: CompressionOption
 }
 
 /** What `put` and `putSync` accept besides the data. */
@@ -67,8 +89,13 @@ export interface PutOptions {
 /** What is known about an entry without reading its content. */
 export interface EntryInfo {
   key: string
-  /** Content size in bytes. */
+  /** Content size in bytes (uncompressed: what a read returns). */
   size: number
+  /**
+   * Bytes the content takes on disk: the compressed content file's size for a compressed entry,
+   * else `size` (raw or inline content).
+   */
+  storedSize: number
   /** Content digest (the store's algorithm). */
   digest: string
   metadata: JsonValue | undefined
@@ -181,7 +208,7 @@ function beginOpen(dir: string, options: StoreOptions) {
         guard: safety && guardFor(safety),
         foreignOwner: checked.allowForeignOwner ? undefined : safety?.foreignOwner,
       }
-      return new Store(ctx, options.now ?? Date.now)
+      return new Store(ctx, options.now ?? Date.now, checked.compression)
     },
   }
 }
@@ -201,11 +228,13 @@ export class Store {
   readonly dir: string
   readonly #ctx: StoreContext
   readonly #clock: () => number
+  readonly #compression: CompressionSettings
 
   /** @internal Use {@link openStore}. */
-  constructor(ctx: StoreContext, clock: () => number) {
+  constructor(ctx: StoreContext, clock: () => number, compression: CompressionSettings) {
     this.#ctx = ctx
     this.#clock = clock
+    this.#compression = compression
     this.dir = ctx.layout.dir
   }
 
@@ -249,14 +278,12 @@ export class Store {
     let result: PutResult
     if (typeof data === 'string') {
       // Encoded into a buffer of put's own: nothing to copy.
-      result = await this.#run(
-        putEntry(this.#ctx, key, { kind: 'buffer', data: toBytes(data) }, metadataJson),
-      )
+      result = await this.#putOwnBytes(key, toBytes(data), metadataJson)
     } else if (data instanceof Uint8Array) {
       result = await this.#putBytes(key, data, metadataJson, options.signal)
     } else if (isAsyncIterable(data)) {
       const source = await writeStreamToTemp(this.#ctx, data, options.signal, this.#runner)
-      result = await this.#run(putEntry(this.#ctx, key, source, metadataJson))
+      result = await this.#putTemp(key, source, metadataJson)
     } else {
       throw invalidData(data)
     }
@@ -276,9 +303,7 @@ export class Store {
     if (data.length <= SLAB_BYTES) {
       const snapshot = snapshotOf(data)
       try {
-        return await this.#run(
-          putEntry(this.#ctx, key, { kind: 'buffer', data: snapshot.bytes }, metadataJson),
-        )
+        return await this.#putOwnBytes(key, snapshot.bytes, metadataJson)
       } finally {
         snapshot.release()
       }
@@ -287,7 +312,70 @@ export class Store {
     // buffer, so that repeating a large put writes nothing.
     if ((await this.#run(readEntry(this.#ctx, key, 'info'))).found)
       return { key, digest: this.#ctx.hasher.bytes(data), size: data.length, published: false }
-    const source: PutSource = await writeStreamToTemp(this.#ctx, slabCopies(data), signal, this.#runner)
+    const source = await writeStreamToTemp(this.#ctx, slabCopies(data), signal, this.#runner)
+    return this.#putTemp(key, source, metadataJson)
+  }
+
+  /** The codec this store compresses `size` bytes of new content with, or undefined for raw. */
+  #codecFor(size: number): CompressingCodec | undefined {
+    const { codec, threshold } = this.#compression
+    return codec === 'none' || size <= threshold ? undefined : codec
+  }
+
+  /** The result of a put that found the key taken before it wrote (or compressed) anything. */
+  #notPublished(key: string, data: Uint8Array): PutResult {
+    return { key, digest: this.#ctx.hasher.bytes(data), size: data.length, published: false }
+  }
+
+  /**
+   * put of bytes only this put holds: compressed first (on the thread pool) when the store
+   * compresses content of this size, unless the key is taken already, which is checked first
+   * so that a repeated put costs one read and no compression.
+   */
+  async #putOwnBytes(key: string, data: Uint8Array, metadataJson: string | undefined): Promise<PutResult> {
+    const codec = this.#codecFor(data.length)
+    let source: PutSource = { kind: 'buffer', data }
+    if (codec !== undefined) {
+      if ((await this.#run(readEntry(this.#ctx, key, 'info'))).found) return this.#notPublished(key, data)
+      const compressed = await compressAsync(codec, this.#compression.level, data)
+      source = { kind: 'buffer', data, framed: frameIfSmaller(codec, data.length, compressed) }
+    }
+    return this.#run(putEntry(this.#ctx, key, source, metadataJson))
+  }
+
+  /**
+   * put of a stream written to a temp file: compressed into a second temp file when the store
+   * compresses content of this size and it saves 10 %, unless the key is taken already.
+   */
+  async #putTemp(
+    key: string,
+    written: PutSource & { kind: 'temp'; ino: number },
+    metadataJson: string | undefined,
+  ): Promise<PutResult> {
+    const codec = this.#codecFor(written.size)
+    let source: PutSource = written
+    if (codec !== undefined) {
+      try {
+        if ((await this.#run(readEntry(this.#ctx, key, 'info'))).found) {
+          return { key, digest: written.digest, size: written.size, published: false }
+        }
+        const framed = await compressTempFile(
+          this.#ctx,
+          { ...this.#compression, codec },
+          written.tempPath,
+          written.size,
+          written.ino,
+          this.#runner,
+        )
+        if (framed !== undefined) {
+          source = { ...written, tempPath: framed.tempPath, codec, stored: framed.stored }
+          await this.#run(unlinkQuietly(written.tempPath))
+        }
+      } catch (error) {
+        await this.#run(unlinkQuietly(written.tempPath))
+        throw error
+      }
+    }
     return this.#run(putEntry(this.#ctx, key, source, metadataJson))
   }
 
@@ -296,9 +384,17 @@ export class Store {
     assertValidKey(key)
     const metadataJson = encodeMetadata(options.metadata)
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw invalidData(data)
-    return this.#countPut(
-      runSync(putEntry(this.#ctx, key, { kind: 'buffer', data: toBytes(data) }, metadataJson), this.#clock),
-    )
+    const bytes = toBytes(data)
+    const codec = this.#codecFor(bytes.length)
+    let source: PutSource = { kind: 'buffer', data: bytes }
+    if (codec !== undefined) {
+      // Checked first, as the async put does: a repeated put compresses nothing.
+      if (runSync(readEntry(this.#ctx, key, 'info'), this.#clock).found)
+        return this.#countPut(this.#notPublished(key, bytes))
+      const compressed = compressSync(codec, this.#compression.level, bytes)
+      source = { kind: 'buffer', data: bytes, framed: frameIfSmaller(codec, bytes.length, compressed) }
+    }
+    return this.#countPut(runSync(putEntry(this.#ctx, key, source, metadataJson), this.#clock))
   }
 
   /** Stores a file's contents under `key`, streamed: {@link put} semantics. */
@@ -353,7 +449,10 @@ export class Store {
    * The entry's content as a stream, or undefined on a miss. The content file is opened before
    * this resolves, so a GC removing it later does not cut the stream short (on POSIX). With
    * `verify: 'hash'`, a digest mismatch is only known at the end: the stream then fails with
-   * ERR_CAIRN_CORRUPT instead of ending. A read error of the file fails the stream, and
+   * ERR_CAIRN_CORRUPT instead of ending. A compressed entry is decompressed as it streams, in
+   * bounded memory; content that turns out not to decompress to exactly its size fails the
+   * stream with ERR_CAIRN_CORRUPT too (the content file is removed first, so the next read is a
+   * plain miss). A read error of the file fails the stream, and
    * destroying the stream early closes the file. Read it to the end or destroy it.
    */
   async getStream(key: string): Promise<{ info: EntryInfo; stream: Readable } | undefined> {
@@ -364,7 +463,7 @@ export class Store {
     if (outcome.fd === undefined)
       // A byte stream like the file stream below, not an object-mode stream of one Buffer.
       return { info, stream: ReadableStream.from([outcome.data ?? Buffer.alloc(0)], { objectMode: false }) }
-    const raw = createReadStream('', { fd: outcome.fd, autoClose: true, start: 0 })
+    const raw = await this.#contentStream(outcome, outcome.fd, true)
     if (this.#ctx.verify !== 'hash') return { info, stream: raw }
     // pipeline, not pipe: a caller destroying the stream early destroys the file stream too
     // (which closes the descriptor), and a read error of the file fails the caller's stream.
@@ -380,8 +479,10 @@ export class Store {
    * `copy` (default) clones copy-on-write where the filesystem can and gives a writable file
    * (0644). `link` hard-links the store's content file: zero-copy, but the file is shared with
    * the store, so it is read-only (0444) and must not be made writable and edited in place;
-   * small (inline) entries and other filesystems fall back to a copy. Either way `dest` gets the
-   * very file the read checked (see materialize.ts), or the result is a miss.
+   * small (inline) entries, compressed entries (their content file is not the output: it is
+   * decompressed into `dest`) and other filesystems fall back to a copy. Either way `dest` gets
+   * the very bytes the read checked (see materialize.ts), or the result is a miss; compressed
+   * content that does not decompress to its entry is removed, and a miss.
    */
   async materialize(key: string, dest: string, options: { mode?: 'copy' | 'link' } = {}): Promise<boolean> {
     assertValidKey(key)
@@ -399,7 +500,11 @@ export class Store {
     const target = resolve(dest)
     const temp = `${target}.cairn-${randomBytes(6).toString('hex')}`
     try {
-      if (!(await writeOutput(outcome, temp, mode, this.#runner))) {
+      const decoded =
+        outcome.fd !== undefined && outcome.record.codec !== 'none'
+          ? await this.#contentStream(outcome, outcome.fd, false)
+          : undefined
+      if (!(await writeOutput(outcome, temp, mode, this.#runner, decoded))) {
         await this.#run(unlinkQuietly(temp))
         this.#ctx.stats.hits -= 1
         this.#ctx.stats.misses += 1
@@ -409,6 +514,12 @@ export class Store {
       return true
     } catch (error) {
       await this.#run(unlinkQuietly(temp))
+      if (error instanceof CairnError && error.code === 'ERR_CAIRN_CORRUPT') {
+        // Compressed content that did not decompress to its entry: removed already, a miss.
+        this.#ctx.stats.hits -= 1
+        this.#ctx.stats.misses += 1
+        return false
+      }
       throw ioError(error, 'writing', errnoOf(error) === 'ENOENT' ? dirname(target) : target)
     } finally {
       if (outcome.fd !== undefined) await this.#run(closeQuietly(outcome.fd))
@@ -486,8 +597,33 @@ export class Store {
   #toEntry(key: string, outcome: ReadOutcome): Entry | undefined {
     if (!outcome.found || outcome.data === undefined) return undefined
     // A literal rather than a spread of infoOf: this is on every hit (about 0.3 µs of a 5 µs one).
-    const { digest, size, metadata, time } = outcome.record
-    return { key, size, digest, metadata, time: new Date(time), data: outcome.data }
+    const { digest, size, metadata, time, codec, stored } = outcome.record
+    const storedSize = codec === 'none' ? size : stored
+    return { key, size, storedSize, digest, metadata, time: new Date(time), data: outcome.data }
+  }
+
+  /**
+   * The original bytes of the content file open as `fd` (checked by the read: its size, and for
+   * a framed file its header). Raw content is the file itself; framed content is decompressed
+   * after the header, and a content file found corrupt on the way is counted and removed
+   * (judged by the inode open now) before the stream fails with ERR_CAIRN_CORRUPT.
+   */
+  async #contentStream(
+    outcome: ReadOutcome & { found: true },
+    fd: number,
+    autoClose: boolean,
+  ): Promise<Readable> {
+    const { codec, size } = outcome.record
+    if (codec === 'none') return createReadStream('', { fd, autoClose, start: 0 })
+    const judged: FileStat | undefined = await this.#run(fstat(fd)).catch(() => undefined)
+    const ctx = this.#ctx
+    const run = this.#runner
+    const contentPath = outcome.contentPath as string
+    const source = createReadStream('', { fd, autoClose, start: CONTENT_FRAME_HEADER_BYTES })
+    return decodeContentStream(source, codec, size, async () => {
+      ctx.stats.corrupt += 1
+      await run(removeCorrupt(ctx, contentPath, judged))
+    })
   }
 
   /** A pass-through stream that fails at the end if the content does not match `digest`. */
@@ -535,8 +671,8 @@ function* listShard(ctx: StoreContext, shard: string): Protocol<string[]> {
 }
 
 function infoOf(key: string, outcome: ReadOutcome & { found: true }): EntryInfo {
-  const { digest, size, metadata, time } = outcome.record
-  return { key, size, digest, metadata, time: new Date(time) }
+  const { digest, size, metadata, time, codec, stored } = outcome.record
+  return { key, size, storedSize: codec === 'none' ? size : stored, digest, metadata, time: new Date(time) }
 }
 
 function toInfo(key: string, outcome: ReadOutcome): EntryInfo | undefined {
@@ -570,6 +706,7 @@ function describe(value: unknown): string {
 }
 
 interface CheckedOptions {
+  compression: CompressionSettings
   verify: 'size' | 'hash'
   touchInterval: number
   durable: boolean
@@ -577,7 +714,15 @@ interface CheckedOptions {
 }
 
 /** Every option openStore knows: anything else is a mistake worth saying (a typo silently ignored costs hits). */
-const KNOWN_OPTIONS = new Set(['verify', 'touchInterval', 'durable', 'algorithm', 'now', 'allowForeignOwner'])
+const KNOWN_OPTIONS = new Set([
+  'verify',
+  'touchInterval',
+  'durable',
+  'algorithm',
+  'now',
+  'allowForeignOwner',
+  'compression',
+])
 
 function checkOptions(options: StoreOptions): CheckedOptions {
   if (typeof options !== 'object' || options === null) {
@@ -619,5 +764,11 @@ function checkOptions(options: StoreOptions): CheckedOptions {
     throw bad('now', now, 'a function returning ms since the epoch')
   if (typeof allowForeignOwner !== 'boolean')
     throw bad('allowForeignOwner', allowForeignOwner, 'true or false')
-  return { verify, touchInterval, durable, allowForeignOwner }
+  return {
+    verify,
+    touchInterval,
+    durable,
+    allowForeignOwner,
+    compression: parseCompression(options.compression),
+  }
 }

@@ -9,7 +9,7 @@ import { CairnError, ioError } from './errors.js'
 import { createTemp, type PutSource, unlinkQuietly } from './publish.js'
 import { closeQuietly } from './read.js'
 import { INLINE_MAX_BYTES } from './record.js'
-import { close, fsync, type Protocol, write } from './steps.js'
+import { close, fstat, fsync, type Protocol, write } from './steps.js'
 
 type Runner = <T>(protocol: Protocol<T>) => Promise<T>
 
@@ -23,11 +23,12 @@ export async function writeStreamToTemp(
   source: AsyncIterable<unknown>,
   signal: AbortSignal | undefined,
   run: Runner,
-): Promise<PutSource & { kind: 'temp' }> {
+): Promise<PutSource & { kind: 'temp'; ino: number }> {
   const { path, fd } = await run(createTemp(ctx))
   const digest = ctx.hasher.stream()
   const head: Buffer[] = []
   let size = 0
+  let ino = 0
   const iterator = source[Symbol.asyncIterator]()
   const abort = abortPromise(signal)
   try {
@@ -44,6 +45,8 @@ export async function writeStreamToTemp(
     }
     signal?.throwIfAborted()
     if (ctx.durable) await run(fsync(fd)).catch((error) => Promise.reject(ioError(error, 'writing', path)))
+    // The inode, so that compressing the file later reads this very file (compress-file.ts).
+    ino = (await run(fstat(fd)).catch((error) => Promise.reject(ioError(error, 'writing', path)))).ino
     await run(close(fd)).catch((error) => Promise.reject(ioError(error, 'writing', path)))
   } catch (error) {
     await run(closeQuietly(fd))
@@ -61,6 +64,7 @@ export async function writeStreamToTemp(
     digest: digest.digest(),
     size,
     inline: size <= INLINE_MAX_BYTES ? Buffer.concat(head) : undefined,
+    ino,
   }
 }
 

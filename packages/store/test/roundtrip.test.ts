@@ -51,7 +51,14 @@ for (const [name, api] of Object.entries(apis)) {
       assert.instance(got.time, Date)
       assert.is(got.metadata, undefined)
       const info = await api.info(s, key)
-      assert.equal(info, { key, size, digest: hasher.bytes(data), metadata: undefined, time: got.time })
+      assert.equal(info, {
+        key,
+        size,
+        storedSize: size,
+        digest: hasher.bytes(data),
+        metadata: undefined,
+        time: got.time,
+      })
       assert.ok(await api.has(s, key))
     }
   })

@@ -28,11 +28,12 @@ export const getCommand: Command = {
   name: 'get',
   summary: "write an entry's content to stdout or a file",
   usage,
-  help: `Writes the content stored under <key> to standard output (bytes as stored), or to FILE with
--o (replacing it atomically; a copy-on-write clone where the filesystem can). On a miss, writes
-nothing to standard output and says "cairn: miss <key>" on stderr. With a remote tier
-(--remote, CAIRN_REMOTE), a local miss asks the remote: its entry is checked against its digest
-and stored locally (creating the store if need be), then written out.
+  help: `Writes the content stored under <key> to standard output (the bytes put, decompressed if
+the entry is stored compressed), or to FILE with -o (replacing it atomically; a copy-on-write
+clone where the filesystem can). On a miss, writes nothing to standard output and says
+"cairn: miss <key>" on stderr. With a remote tier (--remote, CAIRN_REMOTE), a local miss asks
+the remote: its entry is checked against its digest and stored locally (creating the store if
+need be; compressed with CAIRN_COMPRESSION's codec, if set), then written out.
 
 Options:
   -o, --output FILE    write to FILE instead of standard output

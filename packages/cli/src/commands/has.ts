@@ -22,7 +22,8 @@ export const hasCommand: Command = {
   help: `Exits with 0 if the store holds a whole entry for <key> (its content present, of the right
 size), 1 if not. Prints nothing, for use in shell conditions: if cairn has "$key"; then ...
 With a remote tier (--remote, CAIRN_REMOTE), a local miss asks the remote; an entry it has is
-downloaded, checked and stored locally to answer (a \`cairn get\` that follows is local).
+downloaded, checked and stored locally to answer (a \`cairn get\` that follows is local;
+compressed with CAIRN_COMPRESSION's codec, if set).
 
 Options:
 ${STORE_HELP}

@@ -14,6 +14,7 @@ import {
   STORE_OPTION,
   storeFlag,
 } from '../common-options.js'
+import { COMPRESSION_HELP, COMPRESSION_OPTION, compressionFlag } from '../compression-option.js'
 import { EXIT_OK } from '../exit-codes.js'
 import { counted } from '../format.js'
 import type { Io } from '../io.js'
@@ -22,7 +23,7 @@ import { keyArgument } from '../key-argument.js'
 import { closeStore, openStoreForWriting } from '../open-store.js'
 
 const usage =
-  "cairn put [--store DIR] [--remote URL] [--remote-header 'Name: value'] [--quiet] <key> [FILE|-]"
+  "cairn put [--store DIR] [--remote URL] [--remote-header 'Name: value'] [--compression CODEC] [--quiet] <key> [FILE|-]"
 
 export const putCommand: Command = {
   name: 'put',
@@ -36,24 +37,31 @@ is a warning, not a failure.
 Options:
 ${STORE_HELP}
 ${REMOTE_HELP}
+${COMPRESSION_HELP}
 ${QUIET_HELP}
 
 Exit codes: 0 stored or already there; 1 FILE cannot be read or the store cannot be written;
-2 bad usage (an invalid key, a bad --remote URL or --remote-header).`,
+2 bad usage (an invalid key, a bad --remote URL or --remote-header, a bad --compression).`,
   run,
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     usage,
-    options: { ...STORE_OPTION, ...REMOTE_OPTIONS, ...QUIET_OPTION },
+    options: { ...STORE_OPTION, ...REMOTE_OPTIONS, ...COMPRESSION_OPTION, ...QUIET_OPTION },
     positionals: { min: 1, max: 2 },
   })
   const key = keyArgument(positionals[0], usage)
   const source = positionals[1] ?? '-'
   const file = source === '-' ? undefined : resolve(io.cwd, source)
   if (file !== undefined) checkReadableFile(file, source)
-  const store = await openStoreForWriting(storeFlag(values), io, remoteFlags(values), usage)
+  const store = await openStoreForWriting(
+    storeFlag(values),
+    io,
+    remoteFlags(values),
+    usage,
+    compressionFlag(values),
+  )
   let result: PutResult
   try {
     result = file === undefined ? await store.put(key, io.stdin) : await store.putFile(key, file)

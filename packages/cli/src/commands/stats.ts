@@ -26,8 +26,18 @@ export interface StoreSummary {
    * file, stdout, stderr) is in the store.
    */
   runs: number
-  /** Content bytes, each distinct content counted once (as it is stored). */
+  /**
+   * Logical content bytes (as put, uncompressed), each distinct content counted once.
+   */
   bytes: number
+  /**
+   * Bytes the content takes on disk, each distinct content counted once: the compressed size of
+   * compressed content, the size of the rest (inline content counts its own size). What GC
+   * budgets count.
+   */
+  storedBytes: number
+  /** `bytes` / `storedBytes` (2.5 means compression made the content 2.5 times smaller); null when empty. */
+  ratio: number | null
   /** The sum of every entry's size, as if equal contents were not shared. */
   entryBytes: number
   /** Entry shards (of 256) holding at least one entry. */
@@ -49,12 +59,14 @@ export const statsCommand: Command = {
   summary: 'summarize a store: entries, bytes, shards, oldest and newest use, largest entries',
   usage,
   help: `Walks the store and prints: the number of entries; their content bytes (equal contents
-counted once, as they are stored) and the sum of entry sizes; how many of the 256 entry shards
-are used; the oldest and newest last use (hits refresh it at most once an hour); and the ${LARGEST_SHOWN}
-largest entries.
+counted once; logical, i.e. uncompressed) and the sum of entry sizes; the bytes the content takes
+on disk (compressed content counts its compressed size) and the ratio logical / on disk; how
+many of the 256 entry shards are used; the oldest and newest last use (hits refresh it at most
+once an hour); and the ${LARGEST_SHOWN} largest entries.
 
-With --json, prints one JSON object {store, entries, runs, bytes, entryBytes, shards,
-oldestUse, newestUse, largest: [{key, size, lastUsed, what}]} and nothing else on stdout; runs
+With --json, prints one JSON object {store, entries, runs, bytes, storedBytes, ratio, entryBytes,
+shards, oldestUse, newestUse, largest: [{key, size, lastUsed, what}]} and nothing else on stdout;
+ratio is bytes / storedBytes (null for an empty store); runs
 counts the cairn runs that can be restored (a manifest whose every file is in the store; each
 run stores one entry per output file besides its manifest); what names the run (its command) or
 the output file an entry holds. Sizes are in binary units (KiB, MiB), as cairn gc prints them.
@@ -83,7 +95,9 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 async function summarize(store: Store): Promise<StoreSummary> {
   const summary = emptySummary(store.dir)
-  const sizeOfDigest = new Map<string, number>()
+  // Logical and on-disk size of each distinct content. Entries naming one digest describe the
+  // same content file (a writer that finds it there records the file that is there).
+  const sizeOfDigest = new Map<string, { size: number; stored: number }>()
   const shards = new Set<string>()
   const keys = new Set<string>()
   const manifests: { key: string; command: string }[] = []
@@ -96,7 +110,7 @@ async function summarize(store: Store): Promise<StoreSummary> {
     const command = runCommandOf(entry.metadata)
     if (command !== undefined && isRunMetadata(entry.metadata)) manifests.push({ key: entry.key, command })
     summary.entryBytes += entry.size
-    sizeOfDigest.set(entry.digest, entry.size)
+    sizeOfDigest.set(entry.digest, { size: entry.size, stored: entry.storedSize })
     shards.add(entry.key.slice(0, 2))
     oldest = Math.min(oldest, entry.lastUsed.getTime())
     newest = Math.max(newest, entry.lastUsed.getTime())
@@ -119,7 +133,12 @@ async function summarize(store: Store): Promise<StoreSummary> {
       if (wanted.has(file.digest) && !what.has(file.digest)) what.set(file.digest, `file: ${file.path}`)
     }
   }
-  for (const size of sizeOfDigest.values()) summary.bytes += size
+  for (const { size, stored } of sizeOfDigest.values()) {
+    summary.bytes += size
+    summary.storedBytes += stored
+  }
+  summary.ratio =
+    summary.storedBytes === 0 ? null : Math.round((summary.bytes / summary.storedBytes) * 100) / 100
   summary.shards = shards.size
   if (summary.entries > 0) {
     summary.oldestUse = new Date(oldest).toISOString()
@@ -144,6 +163,8 @@ function emptySummary(dir: string): StoreSummary {
     entries: 0,
     runs: 0,
     bytes: 0,
+    storedBytes: 0,
+    ratio: null,
     entryBytes: 0,
     shards: 0,
     oldestUse: null,
@@ -165,6 +186,10 @@ function writeSummary(io: Io, summary: StoreSummary): void {
     [
       'bytes',
       `${humanBytes(summary.bytes)} (${counted(summary.bytes, 'byte')}; ${humanBytes(summary.entryBytes)} before sharing equal contents)`,
+    ],
+    [
+      'on disk',
+      `${humanBytes(summary.storedBytes)} (${counted(summary.storedBytes, 'byte')}; ratio ${summary.ratio === null ? '-' : summary.ratio.toFixed(2)})`,
     ],
     ['shards', `${summary.shards} of 256`],
     ['oldest use', summary.oldestUse ?? '-'],

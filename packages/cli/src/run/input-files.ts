@@ -1,5 +1,5 @@
 import { type BigIntStats, lstatSync, realpathSync } from 'node:fs'
-import { basename, dirname, join, relative, resolve, sep } from 'node:path'
+import { dirname, relative, resolve, sep } from 'node:path'
 import { escapePath, glob, isDynamicPattern } from 'tinyglobby'
 import { UsageError } from '../args.js'
 import { toPosixPath } from '../format.js'
@@ -80,6 +80,9 @@ export async function expandInputs(
     })
   const realRoot = realOrSelf(options.root)
   const realDirs = new Map<string, string>()
+  // What decides whether a file is an input mostly depends on its directory alone: judged once
+  // per directory rather than once per file (a third of finding 10,000 inputs).
+  const dirVerdicts = new Map<string, DirectoryVerdict>()
   const lstats = new Map<string, BigIntStats | undefined>()
   const lstatOf = (absolute: string) => {
     if (!lstats.has(absolute)) lstats.set(absolute, lstatOrUndefined(absolute))
@@ -95,15 +98,27 @@ export async function expandInputs(
     if (rooted === undefined)
       throw outsideRoot(pattern, resolve(options.cwd, staticPrefix(pattern)), options.root)
     const matches = await glob(rooted, { cwd: options.root, onlyFiles: true, dot: false, ignore })
-    const files = matches
-      .map((match) => resolveMatch(options.root, match))
-      .filter((absolute) => !options.exclude.some((excluded) => containsPath(excluded, absolute)))
-      .filter(
-        (absolute) =>
-          namesNodeModules || !reachedThroughNodeModules(absolute, realRoot, realDirs, lstatOf(absolute)),
-      )
-    for (const absolute of files) {
-      if (!containsPath(options.root, absolute)) throw outsideRoot(pattern, absolute, options.root)
+    const files: string[] = []
+    for (const match of matches) {
+      const absolute = resolveMatch(options.root, match)
+      const dir = dirname(absolute)
+      let verdict = dirVerdicts.get(dir)
+      if (verdict === undefined) {
+        verdict = judgeDirectory(dir, options, realRoot, realDirs)
+        dirVerdicts.set(dir, verdict)
+      }
+      if (verdict.excluded || options.exclude.includes(absolute)) continue
+      if (!namesNodeModules) {
+        const lstat = lstatOf(absolute)
+        // A symbolic link is judged by where it leads; any other file by its directory.
+        const inNodeModules =
+          lstat === undefined || lstat.isSymbolicLink()
+            ? reachedThroughNodeModules(realOrSelf(absolute), realRoot)
+            : verdict.inNodeModules
+        if (inNodeModules) continue
+      }
+      if (!verdict.insideRoot) throw outsideRoot(pattern, absolute, options.root)
+      files.push(absolute)
     }
     matchedBy.set(pattern, files)
     if (files.length === 0 && !options.allowEmpty) throw matchesNothing(pattern, matches.length, options)
@@ -161,34 +176,43 @@ function staticPrefix(pattern: string): string {
   return prefix
 }
 
+/** What a directory says about the files matched in it (see {@link judgeDirectory}). */
+interface DirectoryVerdict {
+  /** The directory is, or lies under, a declared output or the store. */
+  excluded: boolean
+  /** The directory is, or lies under, the project root. */
+  insideRoot: boolean
+  /** The directory really lies in a node_modules directory (after resolving symbolic links). */
+  inNodeModules: boolean
+}
+
 /**
- * True if the file really lies in a node_modules directory (below the root, or anywhere when a
- * symbolic link leads out of the root): pnpm links packages into node_modules/.pnpm, and a link
- * into it must not bring the installed files back in under another name. Directories are
- * resolved once each (`realDirs`), and a file's own name only when it is a symbolic link: one
- * realpath per input file cost a quarter of a second over 10,000 inputs.
+ * Judges directory `dir` for the files in it. A file directly in `dir` is under an excluded path
+ * or the root exactly when `dir` is (or the file is that path itself, checked by the caller), and
+ * a file that is not a symbolic link lies in node_modules exactly when its directory does: pnpm
+ * links packages into node_modules/.pnpm, and a link into it must not bring the installed files
+ * back in under another name.
  */
-function reachedThroughNodeModules(
-  absolute: string,
+function judgeDirectory(
+  dir: string,
+  options: ExpandOptions,
   realRoot: string,
   realDirs: Map<string, string>,
-  lstat: BigIntStats | undefined,
-): boolean {
-  let real: string
-  if (lstat === undefined || lstat.isSymbolicLink()) {
-    real = realOrSelf(absolute)
-  } else {
-    const dir = dirname(absolute)
-    let realDir = realDirs.get(dir)
-    if (realDir === undefined) {
-      realDir = realOrSelf(dir)
-      realDirs.set(dir, realDir)
-    }
-    real =
-      sep === '/'
-        ? `${realDir === '/' ? '' : realDir}/${basename(absolute)}`
-        : join(realDir, basename(absolute))
+): DirectoryVerdict {
+  let realDir = realDirs.get(dir)
+  if (realDir === undefined) {
+    realDir = realOrSelf(dir)
+    realDirs.set(dir, realDir)
   }
+  return {
+    excluded: options.exclude.some((excluded) => containsPath(excluded, dir)),
+    insideRoot: containsPath(options.root, dir),
+    inNodeModules: reachedThroughNodeModules(realDir, realRoot),
+  }
+}
+
+/** True if the real path `real` lies in a node_modules directory below the root, or anywhere outside it. */
+function reachedThroughNodeModules(real: string, realRoot: string): boolean {
   const below = containsPath(realRoot, real) ? relativeBelow(realRoot, real) : real
   return below.split(sep).includes(NODE_MODULES)
 }

@@ -14,6 +14,7 @@ import {
   STORE_OPTION,
   storeFlag,
 } from '../common-options.js'
+import { COMPRESSION_HELP, COMPRESSION_OPTION, compressionFlag } from '../compression-option.js'
 import { EXIT_CANNOT_RUN, EXIT_FAILURE, EXIT_OK } from '../exit-codes.js'
 import { counted, duration, humanBytes, shortKey, toPosixPath } from '../format.js'
 import { envFlag, type Io, note, writeLine } from '../io.js'
@@ -48,12 +49,14 @@ import { storeBytes, storeOutputFiles } from './store-outputs.js'
 import { commandEnv, forStream } from './terminal.js'
 
 const usage =
-  "cairn run [--store DIR] [--remote URL] [--remote-header 'Name: value'] --inputs GLOB... --outputs PATH... [--env NAME...] [--key-extra STRING] [--root DIR] [--no-gitignore] [--allow-empty] [--keep-outputs] [--verify] [--explain] [--quiet] -- <command> [args...]"
+  "cairn run [--store DIR] [--remote URL] [--remote-header 'Name: value'] [--compression CODEC] --inputs GLOB... --outputs PATH... [--env NAME...] [--key-extra STRING] [--root DIR] [--no-gitignore] [--allow-empty] [--keep-outputs] [--verify] [--explain] [--quiet] -- <command> [args...]"
 
 /** `cairn run`'s options, checked. */
 interface RunOptions {
   store: string | undefined
   remote: RemoteFlags
+  /** --compression as typed; checked (with CAIRN_COMPRESSION) when the store is opened. */
+  compression: string | undefined
   inputs: string[]
   outputs: string[]
   env: string[]
@@ -125,6 +128,7 @@ Options:
                        outputs are then restored, as on a plain hit
 ${STORE_HELP}
 ${REMOTE_HELP}
+${COMPRESSION_HELP}
   --quiet, -q          no "cairn: hit/miss" line on stderr
 
 When cairn's stdout or stderr is a terminal, the command runs with FORCE_COLOR=1 and
@@ -133,7 +137,8 @@ strips them elsewhere.
 
 Environment: CAIRN_DISABLE=1 runs the command without the cache; CAIRN_VERIFY=1 is --verify;
 CAIRN_DIR is the default store; CAIRN_REMOTE is --remote, CAIRN_REMOTE_HEADERS holds headers
-(one "Name: value" per line).
+(one "Name: value" per line); CAIRN_COMPRESSION is --compression (a hit restores the original
+bytes whatever codec its entries were stored with).
 
 Exit codes: the command's (128 + n if killed by signal n; 127 if it cannot be started);
 1 if --verify found differences; 2 for bad usage.`,
@@ -222,6 +227,7 @@ function parseRunOptions(argv: string[]): RunOptions {
     options: {
       ...STORE_OPTION,
       ...REMOTE_OPTIONS,
+      ...COMPRESSION_OPTION,
       inputs: { type: 'string', multiple: true },
       outputs: { type: 'string', multiple: true },
       env: { type: 'string', multiple: true },
@@ -241,6 +247,7 @@ function parseRunOptions(argv: string[]): RunOptions {
   const options: RunOptions = {
     store: storeFlag(values),
     remote: remoteFlags(values),
+    compression: compressionFlag(values),
     inputs: list('inputs'),
     outputs: list('outputs'),
     env: list('env'),
@@ -307,7 +314,7 @@ async function prepare(options: RunOptions, io: Io): Promise<PreparedRun> {
       throw error
     }
     expanded = performance.now()
-    store = await openStoreForWriting(options.store, io, options.remote, usage)
+    store = await openStoreForWriting(options.store, io, options.remote, usage, options.compression)
     hasher = await createHasher({ algorithm: store.algorithm })
     statCache?.load(store.algorithm)
     loaded = performance.now()
