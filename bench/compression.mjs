@@ -251,8 +251,8 @@ export async function benchCompression({ quick = false } = {}) {
         ...subject.setting,
         ratios: subject.ratios,
         allocated: subject.allocated,
-        put,
-        get,
+        put: { medianMs: put, bytes: putBytes },
+        get: { medianMs: get, bytes: logical },
         latency,
       })
     }
