@@ -6,8 +6,8 @@
 //   directory's allocated blocks (du, records included) against the uncompressed store's.
 // - put and get throughput: one pass of `put` (async, fresh keys, every file made distinct by a
 //   counter in its first 8 bytes so nothing is deduplicated) or of `get` over the whole corpus,
-//   in MB/s of logical bytes. brotli 10–11 and zstd 19 put every fourth file only (around
-//   0.3 MB/s here: a whole pass takes two minutes); their ratio is still over the whole corpus.
+//   in MB/s of logical bytes. brotli 10–11 and zstd 19 put every fourth file only (brotli 11
+//   runs at about 0.5 MB/s here, over a minute a pass); their ratio is over the whole corpus.
 // - get latency (`getSync` and `get`) of 1 KiB, 64 KiB and 1 MiB entries: the first bytes of
 //   corpus files at least that large. 1 KiB entries are inline in their record and never
 //   compressed (the threshold is at least 4 KiB), so that row only shows what the option costs
