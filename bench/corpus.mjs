@@ -1,7 +1,6 @@
 // A corpus of real build outputs, produced on this machine, for the compression benchmark
-// (issue 17: "Measure on real build outputs"). Random bytes do not compress and hand-written
-// text compresses too well; what a build cache holds is compiler output, so that is what the
-// codecs are measured on:
+// (issue 17: "Measure on real build outputs"). Neither random bytes nor made-up text say how
+// the compiler output a build cache holds compresses, so the codecs are measured on that:
 //
 // - tsc: the TypeScript sources that registry packages in node_modules ship (tsconfig-paths,
 //   @bcoe/v8-coverage, @jridgewell/*, @jest/pattern, @jest/snapshot-utils, @babel/core) compiled
@@ -68,7 +67,7 @@ const PROFILES = [
   { name: 'debug', flags: ['-O0', '-g'] },
 ]
 
-/** The directory of an installed package in pnpm's store, by name (any version; the newest). */
+/** The directory of an installed package in pnpm's store, by name (any version: the last by name). */
 function pnpmPackageDir(name) {
   const prefix = `${name.replace('/', '+')}@`
   const versions = readdirSync(pnpmDir)
