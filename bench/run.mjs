@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // `pnpm bench`: runs the benchmarks and writes bench/results/latest.json.
 // Flags: --quick  a reduced set that finishes in well under a minute.
-//        --only=NAME[,NAME]  run only some groups (hash, store, cli, gc, remote, jest, server).
+//        --only=NAME[,NAME]  run only some groups (hash, store, cli, gc, remote, jest, server,
+//                     compression).
 //        --full   gc also at 1M entries (several minutes to build the store).
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { benchCli, benchCliManyInputs } from './cli.mjs'
+import { benchCompression } from './compression.mjs'
 import { benchGc } from './gc.mjs'
 import { benchHash } from './hash.mjs'
 import { benchJest } from './jest.mjs'
@@ -27,6 +29,7 @@ const groups = {
   remote: benchRemote,
   jest: benchJest,
   server: benchServer,
+  compression: benchCompression,
 }
 const machine = {
   cpus: os.cpus().length,
