@@ -93,10 +93,17 @@ stale(
   async () => {
     const { base, project, store } = setup()
     const gate = join(base, 'gate')
+    const done = join(base, 'done')
     mkdirSync(gate)
+    mkdirSync(done)
     // Each command writes half its outputs, waits until both commands have started, then the rest:
     // without the claim, the second miss would move the first one's half-written tree aside.
-    const step = `mkdir -p out && echo 1 > out/first.txt && touch ${gate}/$$; while [ "$(ls ${gate} | wc -l)" -lt 2 ]; do sleep 0.02; done; echo 2 > out/second.txt`
+    // Then each waits until both have written everything, so that neither run stores while the
+    // other's command still writes (on a busy machine that write could land in the first run's
+    // store phase, which then rightly stores nothing: the tree changed under it).
+    const waitFor = (dir: string) =>
+      `touch ${dir}/$$; while [ "$(ls ${dir} | wc -l)" -lt 2 ]; do sleep 0.02; done`
+    const step = `mkdir -p out && echo 1 > out/first.txt && ${waitFor(gate)}; echo 2 > out/second.txt; ${waitFor(done)}`
     const [a, b] = await Promise.all([
       runStep(project, store, FLAGS, step),
       runStep(project, store, FLAGS, step),
