@@ -106,6 +106,8 @@ export function decodeRecord(bytes: Buffer, digestLength: number): EntryRecord |
   // encodeRecord's own form is read without JSON.parse of the whole header (record-header.ts);
   // any other form is parsed, and either way judged by the same checks below.
   let header: unknown = readCanonicalHeader(bytes, FIXED_BYTES, FIXED_BYTES + headerLength, digestLength)
+  // That reading took only a digest of `digestLength` lowercase hex characters.
+  const digestChecked = header !== undefined
   if (header === undefined) {
     try {
       header = JSON.parse(bytes.toString('utf8', FIXED_BYTES, FIXED_BYTES + headerLength))
@@ -115,7 +117,11 @@ export function decodeRecord(bytes: Buffer, digestLength: number): EntryRecord |
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return 'bad-record'
   const { digest, size, time, metadata, codec, stored } = header as Record<string, unknown>
-  if (typeof digest !== 'string' || digest.length !== digestLength || !/^[0-9a-f]+$/.test(digest)) {
+  if (
+    typeof digest !== 'string' ||
+    digest.length !== digestLength ||
+    (!digestChecked && !/^[0-9a-f]+$/.test(digest))
+  ) {
     return 'bad-record'
   }
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return 'bad-record'
