@@ -81,11 +81,23 @@ export async function request(
   const { token, ...rest } = init
   const headers = new Headers(rest.headers)
   if (token !== undefined) headers.set('authorization', `Bearer ${token}`)
-  const response = await fetch(url, {
-    ...rest,
-    headers,
-    ...(rest.body ? { duplex: 'half' } : {}),
-  } as RequestInit)
+  const send = () =>
+    fetch(url, {
+      ...rest,
+      headers,
+      ...(rest.body ? { duplex: 'half' } : {}),
+    } as RequestInit)
+  let response: Response
+  try {
+    response = await send()
+  } catch (error) {
+    // fetch reuses a pooled keep-alive connection. A test that ran a client with spawnSync kept
+    // this process's event loop blocked past the server's keep-alive timeout, so the server's
+    // close of that connection may not have been seen yet: the request meets a closed socket
+    // ("fetch failed"). A request without a body is sent again once, on a new connection.
+    if (rest.body) throw error
+    response = await send()
+  }
   return {
     status: response.status,
     body: Buffer.from(await response.arrayBuffer()),
