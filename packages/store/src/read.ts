@@ -8,10 +8,11 @@
  */
 
 import { constants } from 'node:buffer'
-import { canDecode, decodeContent } from './codec.js'
+import { canDecode } from './codec.js'
 import type { StoreContext } from './context.js'
 import { errnoOf, ioError } from './errors.js'
 import { CONTENT_FRAME_HEADER_BYTES, readContentFrameHeader } from './frame.js'
+import { originalContent } from './original-content.js'
 import { decodeRecord, type EntryRecord, RECORD_MAX_BYTES } from './record.js'
 import { checkDirectories } from './safety.js'
 import {
@@ -146,7 +147,7 @@ export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Pr
       const content = yield* readQuickly(contentPath, record.stored + 1, true)
       if (content === undefined || content.length !== record.stored)
         return yield* readEntryCarefully(ctx, key, depth)
-      data = framed ? unframe(record, content) : content
+      data = originalContent(record, content)
       if (data === undefined) return yield* readEntryCarefully(ctx, key, depth)
     } else if (depth === 'open') {
       const opened = yield* openContent(ctx, contentPath, record.stored)
@@ -175,16 +176,6 @@ export function* readEntry(ctx: StoreContext, key: string, depth: ReadDepth): Pr
     }
   }
   return { found: true, record, data, contentPath, fd }
-}
-
-/**
- * The original bytes of a framed content file read whole, or undefined if it is not the frame
- * its record describes (header, codec, size) or does not decompress to exactly `size` bytes.
- */
-function unframe(record: EntryRecord, file: Buffer): Buffer | undefined {
-  const header = readContentFrameHeader(file)
-  if (header === undefined || header.codec !== record.codec || header.size !== record.size) return undefined
-  return decodeContent(header.codec, file.subarray(CONTENT_FRAME_HEADER_BYTES), record.size)
 }
 
 /**
@@ -287,7 +278,7 @@ function* readEntryCarefully(ctx: StoreContext, key: string, depth: ReadDepth): 
         if (contentBad) suspects.push({ path: contentPath, stat: undefined })
         return yield* missing(ctx, content === 'absent' ? 'content-missing' : content, suspects)
       }
-      data = framed ? unframe(record, content.bytes) : content.bytes
+      data = originalContent(record, content.bytes)
       if (data === undefined && (yield* holdsOtherForm(ctx, contentPath, record)))
         return yield* missing(ctx, 'content-frame', suspects)
       suspects.push({ path: contentPath, stat: content.stat })
